@@ -1,0 +1,505 @@
+"""Client: builds the request, runs the attempts, maps errors, decodes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import random
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, TypeVar, cast
+
+import msgspec
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    TransportError,
+    TransportTimeoutError,
+    snippet,
+    status_error_class,
+)
+from ._hooks import Hooks
+from ._models import DECODERS, BetaDeletedMessageBatch, DeletedMessageBatch, decode_error
+from ._registry import get_plugin_manager, resolve_transport
+from ._retry import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    plan_retry,
+    requested_wait,
+    should_retry,
+)
+from ._spec import (
+    DEFAULT_BASE_URL,
+    RequestSpec,
+    Timeout,
+    batches_url,
+    beta_header,
+    check_header,
+    check_header_name,
+    encode_batch_id,
+)
+from ._transport import RawResponse, Transport
+from ._version import __version__
+
+__all__ = ["DEFAULT_API_VERSION", "APIResponse", "Client"]
+
+log = logging.getLogger("batchdelete")
+
+DEFAULT_API_VERSION = "2023-06-01"
+DEFAULT_TIMEOUT = Timeout()
+T = TypeVar("T", bound=DeletedMessageBatch)
+
+
+class APIResponse(msgspec.Struct, Generic[T], frozen=True):
+    """A successful call, with what is known about it.
+
+    `data`: the decoded object (also returned by `parse()`); `request_id`:
+    the API's `request-id` header; `attempts`: HTTP requests made (1 when no
+    retry was needed); `transport`: the transport's name; `elapsed`: seconds
+    for the whole call, retries and waits included; `status_code` and
+    `headers` (lower-case names) of the final response.
+    """
+
+    data: T
+    status_code: int
+    headers: Mapping[str, str]
+    request_id: str | None
+    attempts: int
+    transport: str
+    elapsed: float
+
+    def parse(self) -> T:
+        return self.data
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def _status_error(raw: RawResponse, attempts: int, note: str) -> APIStatusError:
+    envelope = decode_error(raw.body)
+    detail = envelope.error if envelope is not None else None
+    error_type = detail.type if detail is not None else None
+    if detail is not None and detail.message:
+        api_message = snippet(detail.message.encode(), limit=1000)
+    else:
+        api_message = snippet(raw.body)
+    request_id = raw.headers.get("request-id") or (envelope.request_id if envelope else None)
+    cls = status_error_class(raw.status)
+    if 300 <= raw.status < 400:
+        location = snippet(raw.headers.get("location", "").encode())
+        hint = (
+            f"The server redirected to {location}; batchdelete never follows "
+            "redirects (one could carry the API key to another host). Check base_url."
+        )
+    else:
+        hint = cls.hint
+    kind = f" ({error_type})" if error_type else ""
+    parts = [f"Error code {raw.status}{kind}: {api_message.rstrip('.')}."]
+    if request_id:
+        parts.append(f"Request id: {request_id}.")
+    parts += [p for p in (hint, note) if p]
+    return cls(
+        " ".join(parts),
+        status_code=raw.status,
+        body=raw.body,
+        headers=raw.headers,
+        error_type=error_type,
+        api_message=api_message,
+        request_id=request_id,
+        retry_after=requested_wait(raw.headers, time.time()),
+        attempts=attempts,
+    )
+
+
+def _connection_error(exc: TransportError, url: str, attempts: int) -> APIConnectionError:
+    if isinstance(exc, TransportTimeoutError):
+        return APITimeoutError(
+            f"The request to {url} timed out ({exc}). Raise the timeout or try again.",
+            attempts=attempts,
+        )
+    return APIConnectionError(
+        f"The request to {url} did not complete ({type(exc).__name__}: {exc}). "
+        "Check the network and base_url, then try again.",
+        attempts=attempts,
+    )
+
+
+class Batches(Generic[T]):
+    """`client.messages.batches` and `client.beta.messages.batches`."""
+
+    def __init__(self, client: Client, model: type[T]) -> None:
+        self._client = client
+        self._model = model
+
+    def delete(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Delete a Message Batch that has finished processing."""
+        return self._client._delete(
+            message_batch_id, self._model, betas, timeout, extra_headers
+        ).data
+
+    @property
+    def with_raw_response(self) -> RawBatches[T]:
+        """The same calls, returning an `APIResponse` with the call's details."""
+        return RawBatches(self._client, self._model)
+
+
+class RawBatches(Generic[T]):
+    """Calls that return `APIResponse` (request id, attempts, timing)."""
+
+    def __init__(self, client: Client, model: type[T]) -> None:
+        self._client = client
+        self._model = model
+
+    def delete(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> APIResponse[T]:
+        """Delete a Message Batch; the result with the call's details."""
+        return self._client._delete(message_batch_id, self._model, betas, timeout, extra_headers)
+
+
+class _Messages(Generic[T]):
+    def __init__(self, client: Client, model: type[T]) -> None:
+        self.batches = Batches(client, model)
+
+
+class _Beta:
+    def __init__(self, client: Client) -> None:
+        self.messages = _Messages(client, BetaDeletedMessageBatch)
+
+
+class Client:
+    """Deletes Message Batches through one transport.
+
+    Arguments (explicit ones beat the environment):
+      api_key: else ANTHROPIC_API_KEY. Sent as `x-api-key`.
+      auth_token: else ANTHROPIC_AUTH_TOKEN; sent as `authorization: Bearer`.
+        Exactly one of the two is used; an explicit one wins over the other's
+        environment variable, and with neither given the API key is preferred.
+      base_url: else ANTHROPIC_BASE_URL (empty counts as unset), else
+        https://api.anthropic.com. A path in it is kept.
+      api_version: the `anthropic-version` header.
+      transport: a name, a `Transport`, or a native requests.Session,
+        httpx.Client or urllib3.PoolManager (used as is, never closed here).
+        Else BATCHDELETE_TRANSPORT, else the first installed of urllib3,
+        httpx, requests.
+      timeout: seconds for both connect and read of each attempt, or a
+        `Timeout` (connect 5 s, read 60 s, no overall deadline by default).
+      max_retries: retries after the first attempt (2 by default; 0: none).
+      max_retry_wait: the longest wait a server may ask for (retry-after)
+        that is slept; a longer one raises at once (60 s by default).
+
+    Thread-safe: one client can serve many threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        auth_token: str | None = None,
+        base_url: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        transport: str | Transport | Any | None = None,
+        timeout: Timeout | float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+    ) -> None:
+        if api_key is not None and auth_token is not None:
+            raise ConfigurationError("Pass either api_key or auth_token, not both.")
+        if api_key is None and auth_token is None:
+            api_key = _env("ANTHROPIC_API_KEY")
+            auth_token = None if api_key else _env("ANTHROPIC_AUTH_TOKEN")
+        if api_key is None and auth_token is None:
+            raise ConfigurationError(
+                "No credentials: pass api_key= or set ANTHROPIC_API_KEY "
+                "(or auth_token= / ANTHROPIC_AUTH_TOKEN)."
+            )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(
+                f"max_retries must be an int of 0 or more, got {max_retries!r}."
+            )
+        if (
+            isinstance(max_retry_wait, bool)
+            or not isinstance(max_retry_wait, (int, float))
+            or not (0 <= max_retry_wait < float("inf"))
+        ):
+            raise ConfigurationError(
+                f"max_retry_wait must be a finite number of seconds, 0 or more, "
+                f"got {max_retry_wait!r}."
+            )
+        if not api_version:
+            raise ConfigurationError("api_version must not be empty.")
+        self._timeout = Timeout.coerce(timeout)
+        self._max_retries = max_retries
+        self._max_retry_wait = float(max_retry_wait)
+        self._base_url = (
+            base_url if base_url is not None else (_env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
+        )
+        self._prefix = batches_url(self._base_url)
+        headers = {
+            "accept": "application/json",
+            "anthropic-version": check_header("anthropic-version", api_version),
+        }
+        if api_key is not None:
+            headers["x-api-key"] = check_header("x-api-key", api_key, secret=True)
+            self._auth = "api_key"
+        else:
+            assert auth_token is not None
+            token = check_header("authorization", auth_token, secret=True)
+            headers["authorization"] = f"Bearer {token}"
+            self._auth = "auth_token"
+        self._transport, self._owns_transport = resolve_transport(transport)
+        t = self._transport
+        headers["user-agent"] = check_header(
+            "user-agent",
+            f"batchdelete/{__version__} {t.name}/{t.library_version} "
+            f"python/{platform.python_version()}",
+        )
+        self._headers: dict[str, str] = headers
+        self._hooks = Hooks(get_plugin_manager())
+        self._closed = False
+        self._sleep = time.sleep
+        self._random = random.random
+        self.messages: _Messages[DeletedMessageBatch] = _Messages(self, DeletedMessageBatch)
+        self.beta = _Beta(self)
+
+    # -- public API -------------------------------------------------------
+
+    @property
+    def transport(self) -> Transport:
+        """The transport this client sends through."""
+        return self._transport
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def with_raw_response(self) -> RawBatches[DeletedMessageBatch]:
+        """`client.with_raw_response.delete(id)` returns an `APIResponse`."""
+        return RawBatches(self, DeletedMessageBatch)
+
+    def delete(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> DeletedMessageBatch:
+        """Delete a Message Batch that has finished processing.
+
+        Raises `NotFoundError` for an unknown or already deleted id, and
+        `BadRequestError` for a batch still in progress (cancel it first).
+        """
+        return self._delete(
+            message_batch_id, DeletedMessageBatch, betas, timeout, extra_headers
+        ).data
+
+    def close(self) -> None:
+        """Close the transport if the client created it. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            if self._owns_transport:
+                self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Client(base_url={self._base_url!r}, transport={self._transport.name!r}, "
+            f"auth={self._auth!r}, api_version={self._headers['anthropic-version']!r}, "
+            f"timeout={self._timeout!r}, max_retries={self._max_retries})"
+        )
+
+    # -- the loop ---------------------------------------------------------
+
+    def _headers_for(
+        self, betas: Iterable[str] | None, extra_headers: Mapping[str, str] | None
+    ) -> dict[str, str]:
+        beta = beta_header(betas)
+        if beta is None and not extra_headers:
+            return self._headers
+        headers = dict(self._headers)
+        if beta is not None:
+            headers["anthropic-beta"] = beta
+        for name, value in (extra_headers or {}).items():
+            key = check_header_name(name)
+            headers[key] = check_header(key, value, secret=key in ("x-api-key", "authorization"))
+        return headers
+
+    def _delete(
+        self,
+        batch_id: str,
+        model: type[T],
+        betas: Iterable[str] | None,
+        timeout: Timeout | float | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> APIResponse[T]:
+        url = self._prefix + encode_batch_id(batch_id)
+        headers = self._headers_for(betas, extra_headers)
+        limits = self._timeout if timeout is None else Timeout.coerce(timeout)
+        return self._request("DELETE", url, headers, limits, model)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        limits: Timeout,
+        model: type[T],
+    ) -> APIResponse[T]:
+        if self._closed:
+            raise ConfigurationError("This Client is closed; create a new one.")
+        transport = self._transport
+        tname = transport.name
+        hooks = self._hooks
+        decoder = DECODERS[model]
+        start = time.monotonic()
+        deadline_at = None if limits.deadline is None else start + limits.deadline
+        spec = RequestSpec(method, url, headers, limits)
+        note = ""
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = None if deadline_at is None else deadline_at - time.monotonic()
+            if remaining is not None:
+                if remaining <= 0:
+                    raise APITimeoutError(
+                        f"The call's deadline of {limits.deadline:g} s passed before "
+                        f"attempt {attempt}.",
+                        attempts=attempt - 1,
+                    )
+                if remaining < limits.connect or remaining < limits.read:
+                    spec = RequestSpec(
+                        method,
+                        url,
+                        headers,
+                        Timeout(min(limits.connect, remaining), min(limits.read, remaining)),
+                    )
+            hooks.on_request(
+                method=method, url=url, headers=headers, attempt=attempt, transport=tname
+            )
+            sent_at = time.monotonic()
+            retryable = True
+            cause: TransportError | None = None
+            try:
+                raw = transport.send(spec)
+            except TransportError as exc:
+                cause = exc
+                error: APIError = _connection_error(exc, url, attempt)
+                retryable = type(exc) is not TransportError
+                requested = None
+            else:
+                elapsed = time.monotonic() - sent_at
+                request_id = raw.headers.get("request-id")
+                hooks.on_response(
+                    method=method,
+                    url=url,
+                    attempt=attempt,
+                    transport=tname,
+                    status_code=raw.status,
+                    headers=raw.headers,
+                    request_id=request_id,
+                    elapsed=elapsed,
+                )
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "%s %s -> %d in %.1f ms (attempt %d, %s, request id %s)",
+                        method,
+                        url,
+                        raw.status,
+                        elapsed * 1000,
+                        attempt,
+                        tname,
+                        request_id,
+                    )
+                if 200 <= raw.status < 300:
+                    try:
+                        data = cast(T, decoder.decode(raw.body))
+                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                        error = APIResponseValidationError(
+                            f"The API answered {raw.status} but the body is not a "
+                            f"{model.__name__} ({exc}). Body: {snippet(raw.body)}",
+                            status_code=raw.status,
+                            body=raw.body,
+                            headers=raw.headers,
+                            request_id=request_id,
+                            attempts=attempt,
+                        )
+                        hooks.on_error(
+                            method=method, url=url, attempt=attempt, transport=tname, error=error
+                        )
+                        raise error from None
+                    return APIResponse(
+                        data,
+                        raw.status,
+                        raw.headers,
+                        request_id,
+                        attempt,
+                        tname,
+                        time.monotonic() - start,
+                    )
+                error = _status_error(raw, attempt, note)
+                retryable = should_retry(raw.status, raw.headers)
+                requested = error.retry_after
+            hooks.on_error(method=method, url=url, attempt=attempt, transport=tname, error=error)
+            plan = plan_retry(
+                retryable=retryable,
+                retries_done=attempt - 1,
+                max_retries=self._max_retries,
+                requested=requested,
+                rand=self._random(),
+                remaining=None if deadline_at is None else deadline_at - time.monotonic(),
+                max_wait=self._max_retry_wait,
+            )
+            if plan.wait is None:
+                if plan.reason:
+                    error.message = f"{error.message} {plan.reason}"
+                    error.args = (error.message,)
+                raise error from cause
+            if cause is not None:
+                note = (
+                    "An earlier attempt failed before its response was read; "
+                    "it may have reached the server."
+                )
+            log.info(
+                "%s %s failed on attempt %d (%s); retrying in %.3f s.",
+                method,
+                url,
+                attempt,
+                type(error).__name__,
+                plan.wait,
+            )
+            hooks.on_retry(
+                method=method,
+                url=url,
+                attempt=attempt,
+                transport=tname,
+                wait=plan.wait,
+                error=error,
+            )
+            self._sleep(plan.wait)

@@ -1,0 +1,96 @@
+"""Response objects and their decoders (created once, here)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+
+__all__ = [
+    "AnthropicBeta",
+    "BetaDeletedMessageBatch",
+    "DeletedMessageBatch",
+    "ErrorDetail",
+    "ErrorEnvelope",
+    "decode_error",
+]
+
+NonEmptyStr = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class DeletedMessageBatch(msgspec.Struct, frozen=True):
+    """What the API returns when a Message Batch is deleted.
+
+    `id` is the deleted batch's id; `type` is always "message_batch_deleted".
+    Fields the API may add later are ignored.
+    """
+
+    id: NonEmptyStr
+    type: Literal["message_batch_deleted"]
+
+
+class BetaDeletedMessageBatch(DeletedMessageBatch, frozen=True):
+    """The same object, returned by the beta path (`client.beta...`)."""
+
+
+class AnthropicBeta(str, enum.Enum):
+    """The beta names the API reference lists for this endpoint.
+
+    Any other well-formed token is accepted too, as a plain `str`.
+    """
+
+    MESSAGE_BATCHES_2024_09_24 = "message-batches-2024-09-24"
+    PROMPT_CACHING_2024_07_31 = "prompt-caching-2024-07-31"
+    COMPUTER_USE_2024_10_22 = "computer-use-2024-10-22"
+    COMPUTER_USE_2025_01_24 = "computer-use-2025-01-24"
+    PDFS_2024_09_25 = "pdfs-2024-09-25"
+    TOKEN_COUNTING_2024_11_01 = "token-counting-2024-11-01"
+    TOKEN_EFFICIENT_TOOLS_2025_02_19 = "token-efficient-tools-2025-02-19"
+    OUTPUT_128K_2025_02_19 = "output-128k-2025-02-19"
+    FILES_API_2025_04_14 = "files-api-2025-04-14"
+    MCP_CLIENT_2025_04_04 = "mcp-client-2025-04-04"
+    MCP_CLIENT_2025_11_20 = "mcp-client-2025-11-20"
+    DEV_FULL_THINKING_2025_05_14 = "dev-full-thinking-2025-05-14"
+    INTERLEAVED_THINKING_2025_05_14 = "interleaved-thinking-2025-05-14"
+    CODE_EXECUTION_2025_05_22 = "code-execution-2025-05-22"
+    EXTENDED_CACHE_TTL_2025_04_11 = "extended-cache-ttl-2025-04-11"
+    CONTEXT_1M_2025_08_07 = "context-1m-2025-08-07"
+    CONTEXT_MANAGEMENT_2025_06_27 = "context-management-2025-06-27"
+    MODEL_CONTEXT_WINDOW_EXCEEDED_2025_08_26 = "model-context-window-exceeded-2025-08-26"
+    SKILLS_2025_10_02 = "skills-2025-10-02"
+    FAST_MODE_2026_02_01 = "fast-mode-2026-02-01"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ErrorDetail(msgspec.Struct, frozen=True):
+    type: str | None = None
+    message: str | None = None
+
+
+class ErrorEnvelope(msgspec.Struct, frozen=True):
+    """The API's error body: {"type": "error", "error": {...}, "request_id": ...}."""
+
+    error: ErrorDetail | None = None
+    request_id: str | None = None
+
+
+T = TypeVar("T", bound=DeletedMessageBatch)
+
+DECODERS: dict[type[DeletedMessageBatch], msgspec.json.Decoder[DeletedMessageBatch]] = {
+    DeletedMessageBatch: msgspec.json.Decoder(DeletedMessageBatch),
+    BetaDeletedMessageBatch: msgspec.json.Decoder(BetaDeletedMessageBatch),
+}
+_error_decoder = msgspec.json.Decoder(ErrorEnvelope)
+
+
+def decode_error(body: bytes) -> ErrorEnvelope | None:
+    """The error envelope of a body, or None when the body has another shape."""
+    if not body:
+        return None
+    try:
+        return _error_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None

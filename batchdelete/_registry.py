@@ -1,0 +1,267 @@
+"""Plugins, the transports they register, and choosing one.
+
+Listing transports never imports an HTTP library: availability is whether
+the library can be found, and its version comes from package metadata.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+import pluggy
+
+from . import hookspecs
+from ._errors import ConfigurationError
+from ._transport import Transport
+from .hookspecs import TransportFactory
+
+__all__ = [
+    "AUTO_ORDER",
+    "TransportInfo",
+    "get_plugin_manager",
+    "list_transports",
+    "register_plugin",
+    "resolve_transport",
+    "unregister_plugin",
+]
+
+ENTRY_POINT_GROUP = "batchdelete"
+ENV_TRANSPORT = "BATCHDELETE_TRANSPORT"
+#: Built-ins tried, in this order, when no transport is named: fastest
+#: measured first (bare library on loopback: urllib3 0.27 ms, httpx 0.6 ms,
+#: requests 0.9 ms a request).
+AUTO_ORDER = ("urllib3", "httpx", "requests")
+BUILTIN_MODULES = {f"batchdelete_{name}": name for name in AUTO_ORDER}
+
+
+class TransportInfo(msgspec.Struct, frozen=True):
+    """What `list_transports()` tells about one transport."""
+
+    name: str
+    available: bool
+    version: str | None
+    module: str
+    builtin: bool
+    reason: str | None = None
+    install: str | None = None
+
+
+class _Entry(msgspec.Struct, frozen=True):
+    info: TransportInfo
+    factory: TransportFactory | None
+    native_types: frozenset[str]
+
+
+class _State:
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.load_failures: dict[str, str] = {}
+        self.entries: dict[str, _Entry] | None = None
+
+
+_lock = threading.RLock()
+_state: _State | None = None
+
+
+def _load() -> _State:
+    state = _State()
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if state.pm.has_plugin(ep.name) or ep.name in state.load_failures:
+            continue
+        try:
+            state.pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # a broken plugin must not break the others
+            state.load_failures[ep.name] = f"{type(exc).__name__}: {exc} ({ep.value})"
+    return state
+
+
+def _get_state() -> _State:
+    global _state
+    with _lock:
+        if _state is None:
+            _state = _load()
+        return _state
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The pluggy plugin manager, with every entry-point plugin loaded."""
+    return _get_state().pm
+
+
+def register_plugin(plugin: object, name: str | None = None) -> None:
+    """Add a plugin at run time (a module or object with hook implementations)."""
+    with _lock:
+        state = _get_state()
+        state.pm.register(plugin, name=name)
+        state.entries = None
+
+
+def unregister_plugin(plugin: object) -> None:
+    """Remove a plugin added with `register_plugin`."""
+    with _lock:
+        state = _get_state()
+        state.pm.unregister(plugin)
+        state.entries = None
+
+
+def _library_status(library: str | None) -> tuple[bool, str | None, str | None]:
+    if library is None:
+        return True, None, None
+    try:
+        found = importlib.util.find_spec(library) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        return False, None, f"the {library} library is not installed"
+    try:
+        return True, importlib.metadata.version(library), None
+    except importlib.metadata.PackageNotFoundError:
+        return True, None, None
+
+
+def _collect(state: _State) -> dict[str, _Entry]:
+    entries: dict[str, _Entry] = {}
+    for impl in state.pm.hook.register_transports.get_hookimpls():
+        plugin_name = impl.plugin_name
+        module = getattr(impl.plugin, "__name__", type(impl.plugin).__name__)
+
+        def register(
+            name: str,
+            factory: TransportFactory,
+            *,
+            library: str | None = None,
+            install: str | None = None,
+            native_types: Iterable[str] = (),
+            _module: str = module,
+        ) -> None:
+            if name in entries:
+                raise ConfigurationError(
+                    f"Transport {name!r} is registered twice, by "
+                    f"{entries[name].info.module} and by {_module}."
+                )
+            available, version, reason = _library_status(library)
+            builtin = BUILTIN_MODULES.get(_module) == name
+            info = TransportInfo(name, available, version, _module, builtin, reason, install)
+            entries[name] = _Entry(info, factory, frozenset(native_types))
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:  # report it, keep the others
+            entries.setdefault(
+                plugin_name,
+                _Entry(
+                    TransportInfo(
+                        plugin_name,
+                        False,
+                        None,
+                        module,
+                        False,
+                        f"plugin failed to register: {type(exc).__name__}: {exc}",
+                    ),
+                    None,
+                    frozenset(),
+                ),
+            )
+    for name, why in state.load_failures.items():
+        entries.setdefault(
+            name,
+            _Entry(
+                TransportInfo(name, False, None, "?", False, f"plugin failed to load: {why}"),
+                None,
+                frozenset(),
+            ),
+        )
+    return entries
+
+
+def _entries() -> dict[str, _Entry]:
+    with _lock:
+        state = _get_state()
+        if state.entries is None:
+            state.entries = _collect(state)
+        return state.entries
+
+
+def list_transports() -> list[TransportInfo]:
+    """Every registered transport, built-ins first in automatic order."""
+    entries = _entries()
+    rank = {name: i for i, name in enumerate(AUTO_ORDER)}
+    ordered = sorted(entries.values(), key=lambda e: (rank.get(e.info.name, 99), e.info.name))
+    return [e.info for e in ordered]
+
+
+def _unavailable_message(info: TransportInfo, entries: Mapping[str, _Entry]) -> str:
+    usable = ", ".join(n for n, e in entries.items() if e.info.available) or "none"
+    how = f" Install it with: {info.install}." if info.install else ""
+    return (
+        f"The {info.name!r} transport is not available ({info.reason}).{how} "
+        f"Available transports: {usable}."
+    )
+
+
+def _build(name: str, source: str) -> Transport:
+    entries = _entries()
+    entry = entries.get(name)
+    if entry is None:
+        known = ", ".join(sorted(entries)) or "none"
+        raise ConfigurationError(
+            f"Unknown transport {name!r}{source}. Known transports: {known}. "
+            "Built-in ones install with pip install 'batchdelete[urllib3]' "
+            "(or [httpx], [requests])."
+        )
+    if not entry.info.available or entry.factory is None:
+        raise ConfigurationError(_unavailable_message(entry.info, entries))
+    return entry.factory(None)
+
+
+def _qualnames(obj: object) -> set[str]:
+    return {f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__}
+
+
+def resolve_transport(
+    transport: str | Transport | Any | None, environ: Mapping[str, str] = os.environ
+) -> tuple[Transport, bool]:
+    """The transport to use, and whether the client owns (and closes) it."""
+    if transport is None:
+        name = environ.get(ENV_TRANSPORT, "").strip()
+        if name:
+            return _build(name, f" in {ENV_TRANSPORT}"), True
+        entries = _entries()
+        for candidate in AUTO_ORDER:
+            entry = entries.get(candidate)
+            if entry is not None and entry.info.builtin and entry.info.available:
+                return _build(candidate, ""), True
+        raise ConfigurationError(
+            "No HTTP library for batchdelete is installed. Install one with "
+            "pip install 'batchdelete[urllib3]' (or [httpx], [requests])."
+        )
+    if isinstance(transport, str):
+        return _build(transport, ""), True
+    if isinstance(transport, Transport) or (
+        callable(getattr(transport, "send", None))
+        and callable(getattr(transport, "close", None))
+        and isinstance(getattr(transport, "name", None), str)
+    ):
+        return transport, False
+    names = _qualnames(transport)
+    for entry in _entries().values():
+        if entry.native_types & names and entry.factory is not None:
+            return entry.factory(transport), True
+    raise ConfigurationError(
+        f"transport= takes a transport name, a Transport, or a requests.Session, "
+        f"httpx.Client or urllib3.PoolManager; got {type(transport).__name__}."
+    )
+
+
+def _reset_for_tests() -> None:
+    """Forget loaded plugins so that the next use loads them again."""
+    global _state
+    with _lock:
+        _state = None

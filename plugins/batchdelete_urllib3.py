@@ -1,0 +1,143 @@
+"""The urllib3 transport of batchdelete (`pip install 'batchdelete[urllib3]'`).
+
+Registered through the `batchdelete` entry-point group like any third-party
+plugin. urllib3 is imported only when a transport is built.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from batchdelete import (
+    RawResponse,
+    RequestSpec,
+    Transport,
+    TransportConnectError,
+    TransportError,
+    TransportProtocolError,
+    TransportTimeoutError,
+    hookimpl,
+)
+from batchdelete.hookspecs import RegisterTransport
+
+if TYPE_CHECKING:
+    import urllib3
+
+NAME = "urllib3"
+
+
+@hookimpl
+def register_transports(register: RegisterTransport) -> None:
+    register(
+        NAME,
+        Urllib3Transport,
+        library="urllib3",
+        install="pip install 'batchdelete[urllib3]'",
+        native_types=("urllib3.poolmanager.PoolManager",),
+    )
+
+
+def exception_map() -> dict[type[BaseException], type[TransportError]]:
+    """Every urllib3 exception class, and what it means to the core."""
+    from urllib3 import exceptions as e
+
+    connect, timeout, protocol, other = (
+        TransportConnectError,
+        TransportTimeoutError,
+        TransportProtocolError,
+        TransportError,
+    )
+    return {
+        e.HTTPError: other,
+        e.PoolError: other,
+        e.RequestError: other,
+        e.SSLError: connect,
+        e.ProxyError: connect,
+        e.DecodeError: protocol,
+        e.ProtocolError: protocol,
+        e.MaxRetryError: connect,  # only with retries on; its reason is mapped first
+        e.HostChangedError: other,
+        e.TimeoutStateError: other,
+        e.TimeoutError: timeout,
+        e.ReadTimeoutError: timeout,
+        e.ConnectTimeoutError: timeout,
+        e.NewConnectionError: connect,
+        e.NameResolutionError: connect,
+        e.EmptyPoolError: other,
+        e.FullPoolError: other,
+        e.ClosedPoolError: other,
+        e.LocationValueError: other,
+        e.LocationParseError: other,
+        e.URLSchemeUnknown: other,
+        e.ResponseError: other,
+        e.ResponseNotChunked: protocol,
+        e.BodyNotHttplibCompatible: other,
+        e.IncompleteRead: protocol,
+        e.InvalidChunkLength: protocol,
+        e.InvalidHeader: other,
+        e.ProxySchemeUnknown: other,
+        e.ProxySchemeUnsupported: other,
+        e.HeaderParsingError: protocol,
+        e.UnrewindableBodyError: other,
+        # What the standard library under urllib3 may let through.
+        http.client.HTTPException: protocol,
+        OSError: connect,
+    }
+
+
+class Urllib3Transport(Transport):
+    """Sends through a `urllib3.PoolManager`: its own (retries and redirects
+    off, TLS verified), or the one passed in, used as it is and not closed.
+    Thread-safe, as PoolManager is."""
+
+    name = NAME
+
+    def __init__(self, pool_manager: urllib3.PoolManager | None = None) -> None:
+        import urllib3
+
+        self.library_version = str(getattr(urllib3, "__version__", "0"))
+        self.exceptions = exception_map()
+        self._owned = pool_manager is None
+        self._pm: urllib3.PoolManager = (
+            urllib3.PoolManager(num_pools=10, maxsize=10, retries=False)
+            if pool_manager is None
+            else pool_manager
+        )
+        # One timeout object per distinct pair of limits (few: deadlines vary them).
+        self._timeout = functools.lru_cache(maxsize=32)(
+            lambda connect, read: urllib3.Timeout(connect=connect, read=read)
+        )
+
+    def send(self, spec: RequestSpec) -> RawResponse:
+        try:
+            response = self._pm.urlopen(
+                spec.method,
+                spec.url,
+                body=spec.body,
+                headers=dict(spec.headers),
+                retries=False,
+                redirect=False,
+                timeout=self._timeout(spec.timeout.connect, spec.timeout.read),
+                preload_content=True,
+            )
+        except Exception as exc:
+            mapped = self._mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        headers: Mapping[str, str] = {k.lower(): v for k, v in response.headers.itermerged()}
+        return RawResponse(response.status, headers, response.data)
+
+    def _mapped(self, exc: Exception) -> TransportError | None:
+        # A MaxRetryError (a user's pool with retries on) says more by its reason.
+        reason: Any = getattr(exc, "reason", None)
+        if isinstance(reason, Exception) and type(exc).__name__ == "MaxRetryError":
+            return self.translate(reason) or self.translate(exc)
+        return self.translate(exc)
+
+    def close(self) -> None:
+        if self._owned:
+            self._pm.clear()
