@@ -441,9 +441,14 @@ class Client:
                     try:
                         data = cast(T, decoder.decode(raw.body))
                     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                        what = (
+                            f"a {model.__name__}"
+                            if isinstance(exc, msgspec.ValidationError)
+                            else "valid JSON"
+                        )
                         error = APIResponseValidationError(
-                            f"The API answered {raw.status} but the body is not a "
-                            f"{model.__name__} ({exc}). Body: {snippet(raw.body)}",
+                            f"The API answered {raw.status} but the body is not {what} "
+                            f"({exc}). Body: {snippet(raw.body)}",
                             status_code=raw.status,
                             body=raw.body,
                             headers=raw.headers,

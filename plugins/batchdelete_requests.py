@@ -87,6 +87,7 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
         u.ReadTimeoutError: timeout,
         u.ProtocolError: protocol,
         u.DecodeError: protocol,
+        TimeoutError: timeout,  # socket.timeout too
         OSError: connect,
     }
 

@@ -84,6 +84,7 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
         e.UnrewindableBodyError: other,
         # What the standard library under urllib3 may let through.
         http.client.HTTPException: protocol,
+        TimeoutError: timeout,  # socket.timeout too
         OSError: connect,
     }
 

@@ -31,9 +31,7 @@ class Reply:
     json_type: str = "application/json"
 
 
-def error_reply(
-    status: int, error_type: str, message: str, *headers: tuple[str, str]
-) -> Reply:
+def error_reply(status: int, error_type: str, message: str, *headers: tuple[str, str]) -> Reply:
     body = json.dumps(
         {
             "type": "error",
@@ -75,6 +73,7 @@ class ScriptServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((self.host, 0))
         self._sock.listen(64)
+        self._sock.settimeout(0.5)  # the accept loop checks for close() this often
         self.port = self._sock.getsockname()[1]
         self._clients: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -93,10 +92,11 @@ class ScriptServer:
 
     def close(self) -> None:
         self._stopped.set()
-        try:
-            self._sock.close()
+        try:  # wakes the accept() of the other thread at once on Linux
+            self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        self._sock.close()
         with self._lock:
             clients = list(self._clients)
         for c in clients:
@@ -121,8 +121,11 @@ class ScriptServer:
         while not self._stopped.is_set():
             try:
                 conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            conn.settimeout(IO_TIMEOUT)
             with self._lock:
                 self.connections += 1
                 number = self.connections
@@ -137,7 +140,6 @@ class ScriptServer:
             return self._script.popleft() if self._script else Reply()
 
     def _serve(self, conn: socket.socket, number: int) -> None:
-        conn.settimeout(IO_TIMEOUT)
         buffer = b""
         try:
             for _ in range(10_000):  # requests on one connection, bounded

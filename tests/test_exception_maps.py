@@ -1,0 +1,97 @@
+"""Every exception class of each HTTP library has a deliberate mapping."""
+
+from __future__ import annotations
+
+import http.client
+import inspect
+import socket
+from types import ModuleType
+
+import batchdelete_httpx
+import batchdelete_requests
+import batchdelete_urllib3
+import httpx
+import pytest
+import requests.exceptions
+import urllib3.exceptions
+
+import batchdelete as bd
+
+
+def _exception_classes(module: ModuleType, names: list[str] | None = None) -> list[type]:
+    found = []
+    for name in names if names is not None else dir(module):
+        obj = getattr(module, name)
+        if (
+            inspect.isclass(obj)
+            and issubclass(obj, BaseException)
+            and not issubclass(obj, Warning)
+            and obj.__module__.split(".")[0] == module.__name__.split(".")[0]
+        ):
+            found.append(obj)
+    return found
+
+
+CASES = [
+    (batchdelete_urllib3.exception_map, _exception_classes(urllib3.exceptions)),
+    (batchdelete_requests.exception_map, _exception_classes(requests.exceptions)),
+    (batchdelete_httpx.exception_map, _exception_classes(httpx, httpx.__all__)),
+]
+
+
+@pytest.mark.parametrize(("mapping", "classes"), CASES, ids=["urllib3", "requests", "httpx"])
+def test_every_library_exception_is_mapped(mapping: object, classes: list[type]) -> None:
+    table = mapping()  # type: ignore[operator]
+    assert len(classes) > 15
+    missing = [c.__name__ for c in classes if c not in table]
+    assert missing == []
+    assert all(issubclass(v, bd.TransportError) for v in table.values())
+
+
+def test_timeouts_map_to_timeouts() -> None:
+    u = batchdelete_urllib3.exception_map()
+    r = batchdelete_requests.exception_map()
+    h = batchdelete_httpx.exception_map()
+    for table, classes in [
+        (u, [urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError]),
+        (r, [requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout]),
+        (h, [httpx.ConnectTimeout, httpx.ReadTimeout, httpx.PoolTimeout]),
+    ]:
+        assert all(table[c] is bd.TransportTimeoutError for c in classes)
+    assert u[urllib3.exceptions.NewConnectionError] is bd.TransportConnectError
+    assert h[httpx.ConnectError] is bd.TransportConnectError
+
+
+def test_translate_uses_the_most_specific_class() -> None:
+    t = batchdelete_urllib3.Urllib3Transport()
+    pool = t._pm.connection_from_url("http://127.0.0.1:1")
+    err = urllib3.exceptions.NewConnectionError(pool, "refused")  # type: ignore[arg-type]
+    assert isinstance(err, urllib3.exceptions.ConnectTimeoutError)  # urllib3's own quirk
+    assert type(t.translate(err)) is bd.TransportConnectError
+    assert type(t.translate(socket.timeout("x"))) is bd.TransportTimeoutError
+    assert type(t.translate(ConnectionResetError())) is bd.TransportConnectError
+    assert type(t.translate(http.client.RemoteDisconnected("x"))) is bd.TransportConnectError
+    assert type(t.translate(http.client.IncompleteRead(b""))) is bd.TransportProtocolError
+    assert t.translate(KeyError("bug")) is None  # bugs are not disguised
+    t.close()
+
+
+def test_unmapped_exception_propagates_unchanged() -> None:
+    class Boom(Exception):
+        pass
+
+    class Exploding(bd.Transport):
+        name = "exploding"
+
+        def send(self, spec: bd.RequestSpec) -> bd.RawResponse:
+            try:
+                raise Boom("library bug")
+            except Exception as exc:
+                mapped = self.translate(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+
+    client = bd.Client(api_key="k", transport=Exploding())
+    with pytest.raises(Boom):
+        client.delete("msgbatch_1")
