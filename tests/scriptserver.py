@@ -9,10 +9,10 @@ Keep-alive is honoured; every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -92,18 +92,14 @@ class ScriptServer:
 
     def close(self) -> None:
         self._stopped.set()
-        try:  # wakes the accept() of the other thread at once on Linux
+        with contextlib.suppress(OSError):  # wakes the other thread's accept() on Linux
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._sock.close()
         with self._lock:
             clients = list(self._clients)
         for c in clients:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             c.close()
         self._acceptor.join(timeout=5)
         for t in self._threads:
@@ -170,9 +166,8 @@ class ScriptServer:
             conn.close()
 
     def _answer(self, conn: socket.socket, reply: Reply, target: str) -> bool:
-        if reply.delay:
-            if self._stopped.wait(reply.delay):
-                return False
+        if reply.delay and self._stopped.wait(reply.delay):
+            return False
         if reply.drop == "before":
             return False
         body = reply.body
@@ -194,13 +189,3 @@ class ScriptServer:
             return False
         conn.sendall(data + body)
         return True
-
-
-def wait_until(predicate: object, timeout: float = 5.0) -> bool:
-    """Poll `predicate()` until true or `timeout` seconds pass."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.01)
-    return False

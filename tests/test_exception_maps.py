@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import http.client
 import inspect
-import socket
 from types import ModuleType
 
-import batchdelete_httpx
-import batchdelete_requests
-import batchdelete_urllib3
 import httpx
 import pytest
 import requests.exceptions
 import urllib3.exceptions
 
 import batchdelete as bd
+import batchdelete_httpx
+import batchdelete_requests
+import batchdelete_urllib3
 
 
 def _exception_classes(module: ModuleType, names: list[str] | None = None) -> list[type]:
@@ -68,7 +67,7 @@ def test_translate_uses_the_most_specific_class() -> None:
     err = urllib3.exceptions.NewConnectionError(pool, "refused")  # type: ignore[arg-type]
     assert isinstance(err, urllib3.exceptions.ConnectTimeoutError)  # urllib3's own quirk
     assert type(t.translate(err)) is bd.TransportConnectError
-    assert type(t.translate(socket.timeout("x"))) is bd.TransportTimeoutError
+    assert type(t.translate(TimeoutError("x"))) is bd.TransportTimeoutError
     assert type(t.translate(ConnectionResetError())) is bd.TransportConnectError
     assert type(t.translate(http.client.RemoteDisconnected("x"))) is bd.TransportConnectError
     assert type(t.translate(http.client.IncompleteRead(b""))) is bd.TransportProtocolError

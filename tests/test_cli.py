@@ -1,0 +1,208 @@
+"""The command line, against the loopback server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from batchdelete import cli
+from tests.conftest import API_KEY
+from tests.scriptserver import Reply, ScriptServer, error_reply
+
+
+@pytest.fixture
+def env(server: ScriptServer, monkeypatch: pytest.MonkeyPatch) -> ScriptServer:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    return server
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_delete_one(
+    env: ScriptServer, capsys: pytest.CaptureFixture[str], transport_name: str
+) -> None:
+    code, out, err = run(capsys, "delete", "msgbatch_1", "--transport", transport_name)
+    assert code == 0 and err == ""
+    assert out.startswith(f"deleted msgbatch_1  ({transport_name}, 1 attempt, ")
+    assert "request id req_test_1" in out
+
+
+def test_delete_many_with_failures_json(
+    env: ScriptServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.script(
+        Reply(),
+        error_reply(404, "not_found_error", "no such batch"),
+        error_reply(400, "invalid_request_error", "cancel it first"),
+    )
+    code, out, err = run(
+        capsys, "delete", "b1", "b2", "b3", "..", "b5", "--json", "--max-retries", "0"
+    )
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in rows] == ["b1", "b2", "b3", "..", "b5"]
+    assert [r["ok"] for r in rows] == [True, False, False, False, True]
+    assert rows[0]["request_id"] == "req_test_1" and rows[0]["attempts"] == 1
+    assert rows[1]["error"] == "NotFoundError" and rows[1]["exit_code"] == 4
+    assert rows[2]["error"] == "BadRequestError" and rows[2]["status_code"] == 400
+    assert rows[3]["error"] == "ConfigurationError" and rows[3]["exit_code"] == 3
+    assert code == 5  # the highest code among failures
+    assert err == ""
+    assert len(env.requests) == 4  # ".." never left the machine
+
+
+def test_failure_message_on_stderr(env: ScriptServer, capsys: pytest.CaptureFixture[str]) -> None:
+    env.script(error_reply(404, "not_found_error", "no such batch"))
+    code, out, err = run(capsys, "delete", "msgbatch_x")
+    assert code == 4 and out == ""
+    assert err.startswith(
+        "batchdelete: msgbatch_x: Error code 404 (not_found_error): no such batch."
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        (error_reply(401, "authentication_error", "bad key"), 5),
+        (error_reply(307, "x", "moved"), 5),
+        (error_reply(429, "rate_limit_error", "slow", ("retry-after", "999")), 6),
+        (error_reply(503, "api_error", "down", ("x-should-retry", "false")), 6),
+        (Reply(200, body=b"<html>"), 8),
+    ],
+)
+def test_exit_codes(
+    env: ScriptServer, capsys: pytest.CaptureFixture[str], reply: Reply, code: int
+) -> None:
+    env.script(reply)
+    assert run(capsys, "delete", "b1")[0] == code
+
+
+def test_connection_failure_exit_code(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ScriptServer() as gone:
+        url = gone.url
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    code, _, err = run(capsys, "delete", "b1", "--base-url", url, "--max-retries", "0")
+    assert code == 7 and "did not complete" in err
+
+
+def test_timeout_and_deadline_flags(env: ScriptServer, capsys: pytest.CaptureFixture[str]) -> None:
+    env.script(Reply(delay=3))
+    code, _, err = run(capsys, "delete", "b1", "--timeout", "0.2", "--max-retries", "0")
+    assert code == 7 and "timed out" in err
+    env.script(Reply(delay=3))
+    code, _, err = run(capsys, "delete", "b2", "--deadline", "0.3")
+    assert code == 7
+
+
+def test_betas_and_base_url_flags(env: ScriptServer, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(
+        capsys,
+        "delete",
+        "b1",
+        "--beta",
+        "message-batches-2024-09-24",
+        "--beta",
+        "x-1",
+        "--base-url",
+        env.url + "/prefix",
+    )
+    assert code == 0
+    req = env.requests[0]
+    assert req.header("anthropic-beta") == "message-batches-2024-09-24,x-1"
+    assert req.target == "/prefix/v1/messages/batches/b1"
+
+
+def test_configuration_errors(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(capsys, "delete", "b1")
+    assert code == 3 and "ANTHROPIC_API_KEY" in err
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    code, _, err = run(capsys, "delete", "b1", "--transport", "nope")
+    assert code == 3 and "Unknown transport 'nope'" in err
+    code, _, err = run(capsys, "delete", "b1", "--base-url", "ftp://x")
+    assert code == 3 and "base URL" in err
+    assert API_KEY not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["delete"],
+        ["delete", "b", "--max-retries", "-1"],
+        ["delete", "b", "--timeout", "0"],
+        ["delete", "b", "--timeout", "abc"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_transports_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "transports")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()][:3] == ["urllib3", "httpx", "requests"]
+    code, out, _ = run(capsys, "transports", "--json")
+    rows = json.loads(out)
+    assert {r["name"] for r in rows} >= {"urllib3", "httpx", "requests"}
+    assert all(r["available"] and r["version"] for r in rows if r["builtin"])
+
+
+def test_interrupt_reports_what_was_done(
+    env: ScriptServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchdelete import _client
+
+    real = _client.Client._delete
+    calls = []
+
+    def interrupted(self, batch_id, *a, **k):  # type: ignore[no-untyped-def]
+        calls.append(batch_id)
+        if batch_id == "b2":
+            raise KeyboardInterrupt
+        return real(self, batch_id, *a, **k)
+
+    monkeypatch.setattr(_client.Client, "_delete", interrupted)
+    code, _, err = run(capsys, "delete", "b1", "b2", "b3")
+    assert code == 130
+    assert "interrupted; deleted 1 of 3: b1" in err
+    assert calls == ["b1", "b2"]
+
+
+def test_module_and_console_script(env: ScriptServer) -> None:
+    environ = dict(os.environ, ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=env.url)
+    out = subprocess.run(
+        [sys.executable, "-m", "batchdelete", "delete", "msgbatch_m", "--json"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["id"] == "msgbatch_m"
+    script = Path(sys.executable).with_name("batchdelete")
+    out = subprocess.run(
+        [str(script), "delete", "msgbatch_s"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("deleted msgbatch_s")
