@@ -245,7 +245,8 @@ def resolve_transport(
     if isinstance(transport, str):
         return _build(transport, ""), True
     if isinstance(transport, Transport) or (
-        callable(getattr(transport, "send", None))
+        not isinstance(transport, type)
+        and callable(getattr(transport, "send", None))
         and callable(getattr(transport, "close", None))
         and isinstance(getattr(transport, "name", None), str)
     ):

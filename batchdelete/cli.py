@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ._client import Client
+from ._client import DEFAULT_API_VERSION, Client
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="send this beta in anthropic-beta (repeatable)",
     )
     delete.add_argument("--base-url", metavar="URL", help="API base URL (ANTHROPIC_BASE_URL)")
-    delete.add_argument("--api-version", metavar="V", default="2023-06-01")
+    delete.add_argument("--api-version", metavar="V", default=DEFAULT_API_VERSION)
     delete.add_argument(
         "--max-retries", type=_retries, default=2, metavar="N", help="retries per batch (2)"
     )

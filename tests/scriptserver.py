@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Recorded:
 @dataclass
 class ScriptServer:
     host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this server-side context
     requests: list[Recorded] = field(default_factory=list)
     connections: int = 0
 
@@ -84,7 +86,8 @@ class ScriptServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def script(self, *replies: Reply) -> None:
         with self._lock:
@@ -138,6 +141,11 @@ class ScriptServer:
     def _serve(self, conn: socket.socket, number: int) -> None:
         buffer = b""
         try:
+            if self.tls is not None:
+                raw = conn
+                conn = self.tls.wrap_socket(raw, server_side=True)
+                with self._lock:  # close() must shut the wrapped socket down
+                    self._clients[self._clients.index(raw)] = conn
             for _ in range(10_000):  # requests on one connection, bounded
                 while b"\r\n\r\n" not in buffer:
                     chunk = conn.recv(65536)
@@ -160,7 +168,7 @@ class ScriptServer:
                     self.requests.append(Recorded(method, target, version, pairs, body, number))
                 if not self._answer(conn, self._next_reply(), target):
                     return
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # ssl.SSLError included: a refused handshake
             return
         finally:
             conn.close()

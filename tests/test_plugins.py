@@ -215,7 +215,7 @@ def test_unknown_transport_lists_known_ones(fresh_registry: None) -> None:
     assert "pip install 'batchdelete[" in message
 
 
-@pytest.mark.parametrize("value", [42, object(), b"httpx", ["httpx"]])
+@pytest.mark.parametrize("value", [42, object(), b"httpx", ["httpx"], bd.Transport])
 def test_transport_of_wrong_kind(fresh_registry: None, value: object) -> None:
     with pytest.raises(bd.ConfigurationError, match="transport="):
         bd.Client(api_key=API_KEY, transport=value)
