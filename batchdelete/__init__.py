@@ -33,7 +33,14 @@ from ._errors import (
     TransportTimeoutError,
     UnprocessableEntityError,
 )
-from ._models import AnthropicBeta, BetaDeletedMessageBatch, DeletedMessageBatch
+from ._models import (
+    AnthropicBeta,
+    BetaDeletedMessageBatch,
+    DeletedMessageBatch,
+    MessageBatch,
+    MessageBatchPage,
+    RequestCounts,
+)
 from ._registry import (
     TransportInfo,
     get_plugin_manager,
@@ -64,11 +71,14 @@ __all__ = [
     "DeletedMessageBatch",
     "GatewayTimeoutError",
     "InternalServerError",
+    "MessageBatch",
+    "MessageBatchPage",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
     "RawResponse",
+    "RequestCounts",
     "RequestSpec",
     "RequestTimeoutError",
     "RequestTooLargeError",

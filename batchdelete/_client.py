@@ -7,8 +7,9 @@ import os
 import platform
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
+from urllib.parse import urlencode
 
 import msgspec
 
@@ -25,7 +26,14 @@ from ._errors import (
     status_error_class,
 )
 from ._hooks import Hooks
-from ._models import DECODERS, BetaDeletedMessageBatch, DeletedMessageBatch, decode_error
+from ._models import (
+    DECODERS,
+    BetaDeletedMessageBatch,
+    DeletedMessageBatch,
+    MessageBatch,
+    MessageBatchPage,
+    decode_error,
+)
 from ._registry import get_plugin_manager, resolve_transport
 from ._retry import (
     DEFAULT_MAX_RETRIES,
@@ -54,9 +62,10 @@ log = logging.getLogger("batchdelete")
 DEFAULT_API_VERSION = "2023-06-01"
 DEFAULT_TIMEOUT = Timeout()
 T = TypeVar("T", bound=DeletedMessageBatch)
+R = TypeVar("R")
 
 
-class APIResponse(msgspec.Struct, Generic[T], frozen=True):
+class APIResponse(msgspec.Struct, Generic[R], frozen=True):
     """A successful call, with what is known about it.
 
     `data`: the decoded object (also returned by `parse()`); `request_id`:
@@ -66,7 +75,7 @@ class APIResponse(msgspec.Struct, Generic[T], frozen=True):
     `headers` (lower-case names) of the final response.
     """
 
-    data: T
+    data: R
     status_code: int
     headers: Mapping[str, str]
     request_id: str | None
@@ -74,7 +83,7 @@ class APIResponse(msgspec.Struct, Generic[T], frozen=True):
     transport: str
     elapsed: float
 
-    def parse(self) -> T:
+    def parse(self) -> R:
         return self.data
 
 
@@ -156,6 +165,18 @@ class Batches(Generic[T]):
     def with_raw_response(self) -> RawBatches[T]:
         """The same calls, returning an `APIResponse` with the call's details."""
         return RawBatches(self._client, self._model)
+
+    def retrieve(self, message_batch_id: str, **options: Any) -> MessageBatch:
+        """See `Client.retrieve`."""
+        return self._client.retrieve(message_batch_id, **options)
+
+    def cancel(self, message_batch_id: str, **options: Any) -> MessageBatch:
+        """See `Client.cancel`."""
+        return self._client.cancel(message_batch_id, **options)
+
+    def list(self, **options: Any) -> Iterator[MessageBatch]:
+        """See `Client.list`: every batch, newest first, page by page."""
+        return self._client.list(**options)
 
 
 class RawBatches(Generic[T]):
@@ -315,6 +336,82 @@ class Client:
             message_batch_id, DeletedMessageBatch, betas, timeout, extra_headers
         ).data
 
+    def retrieve(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MessageBatch:
+        """The batch's current state (`GET /v1/messages/batches/{id}`)."""
+        url = self._prefix + encode_batch_id(message_batch_id)
+        return self._call("GET", url, MessageBatch, betas, timeout, extra_headers).data
+
+    def cancel(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MessageBatch:
+        """Start canceling a running batch; it is `canceling` until it ends."""
+        url = self._prefix + encode_batch_id(message_batch_id) + "/cancel"
+        return self._call("POST", url, MessageBatch, betas, timeout, extra_headers).data
+
+    def list_page(
+        self,
+        *,
+        limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MessageBatchPage:
+        """One page of batches, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}.")
+        query: dict[str, str | int] = {"limit": limit}
+        for name, value in (("after_id", after_id), ("before_id", before_id)):
+            if value is not None:
+                encode_batch_id(value)  # the same checks as an id
+                query[name] = value
+        url = self._prefix[:-1] + "?" + urlencode(query)
+        return self._call("GET", url, MessageBatchPage, betas, timeout, extra_headers).data
+
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[MessageBatch]:
+        """Every batch, newest first, fetching `limit` per page as it goes."""
+        after_id: str | None = None
+        while True:
+            page = self.list_page(
+                limit=limit,
+                after_id=after_id,
+                betas=betas,
+                timeout=timeout,
+                extra_headers=extra_headers,
+            )
+            yield from page.data
+            if not page.has_more or not page.data:
+                return
+            if not page.last_id or page.last_id == after_id:
+                raise APIResponseValidationError(
+                    "The API said more batches follow but gave no new last_id to "
+                    "continue from; stopping instead of looping.",
+                    status_code=200,
+                    body=b"",
+                    headers={},
+                )
+            after_id = page.last_id
+
     def close(self) -> None:
         """Close the transport if the client created it. Safe to call twice."""
         if not self._closed:
@@ -360,9 +457,20 @@ class Client:
         extra_headers: Mapping[str, str] | None,
     ) -> APIResponse[T]:
         url = self._prefix + encode_batch_id(batch_id)
+        return self._call("DELETE", url, model, betas, timeout, extra_headers)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        model: type[R],
+        betas: Iterable[str] | None,
+        timeout: Timeout | float | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> APIResponse[R]:
         headers = self._headers_for(betas, extra_headers)
         limits = self._timeout if timeout is None else Timeout.coerce(timeout)
-        return self._request("DELETE", url, headers, limits, model)
+        return self._request(method, url, headers, limits, model)
 
     def _request(
         self,
@@ -370,8 +478,8 @@ class Client:
         url: str,
         headers: dict[str, str],
         limits: Timeout,
-        model: type[T],
-    ) -> APIResponse[T]:
+        model: type[R],
+    ) -> APIResponse[R]:
         if self._closed:
             raise ConfigurationError("This Client is closed; create a new one.")
         transport = self._transport
@@ -439,7 +547,7 @@ class Client:
                     )
                 if 200 <= raw.status < 300:
                     try:
-                        data = cast(T, decoder.decode(raw.body))
+                        data = cast(R, decoder.decode(raw.body))
                     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                         what = (
                             f"a {model.__name__}"

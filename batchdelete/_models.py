@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal, TypeVar
+from datetime import datetime
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -13,6 +14,9 @@ __all__ = [
     "DeletedMessageBatch",
     "ErrorDetail",
     "ErrorEnvelope",
+    "MessageBatch",
+    "MessageBatchPage",
+    "RequestCounts",
     "decode_error",
 ]
 
@@ -32,6 +36,49 @@ class DeletedMessageBatch(msgspec.Struct, frozen=True):
 
 class BetaDeletedMessageBatch(DeletedMessageBatch, frozen=True):
     """The same object, returned by the beta path (`client.beta...`)."""
+
+
+class RequestCounts(msgspec.Struct, frozen=True):
+    """How many of a batch's requests are in each state."""
+
+    processing: int = 0
+    succeeded: int = 0
+    errored: int = 0
+    canceled: int = 0
+    expired: int = 0
+
+
+class MessageBatch(msgspec.Struct, frozen=True):
+    """A Message Batch as retrieve, list and cancel return it.
+
+    `processing_status` is "in_progress", "canceling" or "ended" (kept a
+    plain `str` so that a status the API adds later still decodes).
+    """
+
+    id: NonEmptyStr
+    type: Literal["message_batch"]
+    processing_status: str
+    request_counts: RequestCounts
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    cancel_initiated_at: datetime | None = None
+    archived_at: datetime | None = None
+    results_url: str | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the batch cannot be deleted (in progress or canceling)."""
+        return self.processing_status != "ended"
+
+
+class MessageBatchPage(msgspec.Struct, frozen=True):
+    """One page of `GET /v1/messages/batches`; the next page starts after `last_id`."""
+
+    data: list[MessageBatch]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
 
 
 class AnthropicBeta(str, enum.Enum):
@@ -77,11 +124,9 @@ class ErrorEnvelope(msgspec.Struct, frozen=True):
     request_id: str | None = None
 
 
-T = TypeVar("T", bound=DeletedMessageBatch)
-
-DECODERS: dict[type[DeletedMessageBatch], msgspec.json.Decoder[DeletedMessageBatch]] = {
-    DeletedMessageBatch: msgspec.json.Decoder(DeletedMessageBatch),
-    BetaDeletedMessageBatch: msgspec.json.Decoder(BetaDeletedMessageBatch),
+DECODERS: dict[type[object], msgspec.json.Decoder[object]] = {
+    cls: msgspec.json.Decoder(cls)
+    for cls in (DeletedMessageBatch, BetaDeletedMessageBatch, MessageBatch, MessageBatchPage)
 }
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
