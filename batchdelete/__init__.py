@@ -51,6 +51,14 @@ from ._registry import (
 from ._spec import RequestSpec, Timeout
 from ._transport import RawResponse, Transport
 from ._version import __version__
+from ._workflows import (
+    BatchRunningError,
+    CancelTimeoutError,
+    Outcome,
+    delete_batch,
+    delete_many,
+    wait_until_ended,
+)
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -64,7 +72,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchDeleteError",
+    "BatchRunningError",
     "BetaDeletedMessageBatch",
+    "CancelTimeoutError",
     "Client",
     "ConfigurationError",
     "ConflictError",
@@ -74,6 +84,7 @@ __all__ = [
     "MessageBatch",
     "MessageBatchPage",
     "NotFoundError",
+    "Outcome",
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -92,9 +103,12 @@ __all__ = [
     "TransportTimeoutError",
     "UnprocessableEntityError",
     "__version__",
+    "delete_batch",
+    "delete_many",
     "get_plugin_manager",
     "hookimpl",
     "list_transports",
     "register_plugin",
     "unregister_plugin",
+    "wait_until_ended",
 ]

@@ -46,7 +46,18 @@ def test_delete_many_with_failures_json(
         error_reply(400, "invalid_request_error", "cancel it first"),
     )
     code, out, err = run(
-        capsys, "delete", "b1", "b2", "b3", "..", "b5", "--json", "--max-retries", "0"
+        capsys,
+        "delete",
+        "b1",
+        "b2",
+        "b3",
+        "..",
+        "b5",
+        "--json",
+        "--max-retries",
+        "0",
+        "--concurrency",
+        "1",
     )
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in rows] == ["b1", "b2", "b3", "..", "b5"]
