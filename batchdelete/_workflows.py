@@ -109,7 +109,16 @@ def delete_batch(
         except BadRequestError as refused:
             batch = client.retrieve(batch_id, betas=betas)
             if not batch.running:
-                raise
+                # It ended since (or the 400 had another cause): one more try says which.
+                result = client.with_raw_response.delete(batch_id, betas=betas)
+                return Outcome(
+                    batch_id,
+                    "deleted",
+                    False,
+                    result.attempts,
+                    result.request_id,
+                    time.monotonic() - started,
+                )
             if not force:
                 raise BatchRunningError(
                     f"Batch {batch_id} is still {batch.processing_status} and cannot be "
