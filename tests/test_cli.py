@@ -37,40 +37,6 @@ def test_delete_one(
     assert "request id req_test_1" in out
 
 
-def test_delete_many_with_failures_json(
-    env: ScriptServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env.script(
-        Reply(),
-        error_reply(404, "not_found_error", "no such batch"),
-        error_reply(400, "invalid_request_error", "cancel it first"),
-    )
-    code, out, err = run(
-        capsys,
-        "delete",
-        "b1",
-        "b2",
-        "b3",
-        "..",
-        "b5",
-        "--json",
-        "--max-retries",
-        "0",
-        "--concurrency",
-        "1",
-    )
-    rows = [json.loads(line) for line in out.splitlines()]
-    assert [r["id"] for r in rows] == ["b1", "b2", "b3", "..", "b5"]
-    assert [r["ok"] for r in rows] == [True, False, False, False, True]
-    assert rows[0]["request_id"] == "req_test_1" and rows[0]["attempts"] == 1
-    assert rows[1]["error"] == "NotFoundError" and rows[1]["exit_code"] == 4
-    assert rows[2]["error"] == "BadRequestError" and rows[2]["status_code"] == 400
-    assert rows[3]["error"] == "ConfigurationError" and rows[3]["exit_code"] == 3
-    assert code == 5  # the highest code among failures
-    assert err == ""
-    assert len(env.requests) == 4  # ".." never left the machine
-
-
 def test_failure_message_on_stderr(env: ScriptServer, capsys: pytest.CaptureFixture[str]) -> None:
     env.script(error_reply(404, "not_found_error", "no such batch"))
     code, out, err = run(capsys, "delete", "msgbatch_x")
@@ -139,6 +105,8 @@ def test_configuration_errors(
 ) -> None:
     code, _, err = run(capsys, "delete", "b1")
     assert code == 3 and "ANTHROPIC_API_KEY" in err
+    code, _, err = run(capsys, "delete")
+    assert code == 3 and "No batch ids given" in err
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
     code, _, err = run(capsys, "delete", "b1", "--transport", "nope")
     assert code == 3 and "Unknown transport 'nope'" in err
@@ -151,7 +119,6 @@ def test_configuration_errors(
     "argv",
     [
         [],
-        ["delete"],
         ["delete", "b", "--max-retries", "-1"],
         ["delete", "b", "--timeout", "0"],
         ["delete", "b", "--timeout", "abc"],
@@ -178,22 +145,26 @@ def test_transports_listing(capsys: pytest.CaptureFixture[str]) -> None:
 def test_interrupt_reports_what_was_done(
     env: ScriptServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchdelete import _client
+    from batchdelete import _workflows
 
-    real = _client.Client._delete
-    calls = []
+    real_wait = _workflows.wait
+    calls = [0]
 
-    def interrupted(self, batch_id, *a, **k):  # type: ignore[no-untyped-def]
-        calls.append(batch_id)
-        if batch_id == "b2":
+    def wait_then_ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        if calls[0] == 2:  # the main thread is interrupted while b2 is under way
             raise KeyboardInterrupt
-        return real(self, batch_id, *a, **k)
+        return real_wait(*args, **kwargs)
 
-    monkeypatch.setattr(_client.Client, "_delete", interrupted)
-    code, _, err = run(capsys, "delete", "b1", "b2", "b3")
+    monkeypatch.setattr(_workflows, "wait", wait_then_ctrl_c)
+    code, out, err = run(capsys, "delete", "b1", "b2", "b3", "--concurrency", "1")
     assert code == 130
-    assert "interrupted; deleted 1 of 3: b1" in err
-    assert calls == ["b1", "b2"]
+    # b2 was handed to a worker: it either finished or never started.
+    assert err.startswith("batchdelete: interrupted. Done: ")
+    done = [r.target.rsplit("/", 1)[-1] for r in env.requests]
+    assert done in (["b1"], ["b1", "b2"])
+    assert f"Done: {len(done)} ({', '.join(done)}); failed: 0; not done: {3 - len(done)}" in err
+    assert out.count("deleted ") == len(done)
 
 
 def test_module_and_console_script(env: ScriptServer) -> None:

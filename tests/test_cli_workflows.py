@@ -1,0 +1,227 @@
+"""The command line's jobs, against the emulator: force, missing-ok, many
+ids from files and stdin, concurrency, progress, prune, serve."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import batchdelete as bd
+from batchdelete import cli
+from batchdelete.cli._commands import Progress
+from batchdelete.emulator import Emulator
+
+
+@pytest.fixture
+def api(batch_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", batch_emulator.api_key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", batch_emulator.base_url)
+    return batch_emulator
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.batch_emulator(cancel_time=30)
+def test_running_batch_names_force(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    running = api.add_batch("in_progress").id
+    code, out, err = run(capsys, "delete", running)
+    assert code == 5 and out == ""
+    assert f"{running}: Batch {running} is still in_progress" in err and "--force" in err
+    assert api.batch(running) is not None
+
+
+def test_force(api: Emulator, capsys: pytest.CaptureFixture[str], transport_name: str) -> None:
+    running = api.add_batch("in_progress").id
+    code, out, err = run(capsys, "delete", running, "--force", "--transport", transport_name)
+    assert code == 0 and err == ""
+    assert out.startswith(f"deleted {running}  ({transport_name}, 1 attempt, ")
+    assert out.rstrip().endswith("canceled first)")
+    assert api.batches() == []
+
+
+@pytest.mark.batch_emulator(cancel_time=3600)
+def test_force_wait_timeout(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    running = api.add_batch("in_progress").id
+    code, _, err = run(capsys, "delete", running, "--force", "--wait-timeout", "0.2")
+    assert code == 7 and "still canceling after waiting 0.2 s" in err
+
+
+def test_missing_ok(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "delete", "msgbatch_gone", "--missing-ok")
+    assert code == 0 and out.startswith("already gone msgbatch_gone")
+    code, _, err = run(capsys, "delete", "msgbatch_gone")
+    assert code == 4 and "not_found_error" in err
+
+
+def test_many_from_file_and_stdin_with_json(
+    api: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = [api.add_batch("ended").id for _ in range(12)]
+    listing = tmp_path / "ids.txt"
+    listing.write_text("# batches to remove\n" + "\n".join(ids[:6]) + "\n\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(ids[6:10]) + "\n"))
+    code, out, err = run(
+        capsys,
+        "delete",
+        ids[10],
+        "msgbatch_missing",
+        "--from-file",
+        str(listing),
+        "--json",
+        "--concurrency",
+        "8",
+    )
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 4
+    assert sorted(r["id"] for r in rows) == sorted([ids[10], *ids[:6], "msgbatch_missing"])
+    assert sum(r["ok"] for r in rows) == 7
+    assert [r["error"] for r in rows if not r["ok"]] == ["NotFoundError"]
+    assert "7 deleted (0 after canceling), 0 already gone, 1 failed, of 8 batches" in err
+    code, out, err = run(capsys, "delete", "--from-file", "-")
+    assert code == 0 and out.count("deleted ") == 4
+    assert {b["id"] for b in api.batches()} == {ids[11]}
+
+
+def test_unreadable_file(api: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "delete", "--from-file", str(tmp_path / "nope.txt"))
+    assert code == 3 and "Cannot read ids from" in err
+
+
+def test_one_failure_does_not_stop_the_others(
+    api: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [api.add_batch("ended").id for _ in range(5)]
+    api.inject(status=500, headers=(("x-should-retry", "false"),), route="delete")
+    code, out, err = run(capsys, "delete", *ids, "--concurrency", "1")
+    assert code == 6
+    assert out.count("deleted ") == 4
+    assert "Error code 500" in err and "4 deleted" in err
+
+
+def test_progress_only_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        progress = Progress(stream, total=3)
+        for status in ("deleted", "failed", "deleted"):
+            progress.update(bd.Outcome("b", status))
+        progress.clear()
+    assert "3/3 done, 1 failed" in tty.getvalue() and "/s" in tty.getvalue()
+    assert pipe.getvalue() == ""
+
+
+def test_prune_shows_then_deletes_only_matches(
+    api: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = [api.add_batch("ended", age=3 * 3600).id for _ in range(3)]
+    new = api.add_batch("ended", age=600).id
+    running = api.add_batch("in_progress", age=2 * 3600).id  # running: under a day old
+    code, out, err = run(capsys, "prune", "--older-than", "1h")
+    assert code == 0
+    assert sorted(
+        line.split()[2] for line in out.splitlines() if line.startswith("would")
+    ) == sorted(old)
+    assert "3 of 5 batches match; nothing was deleted" in out
+    assert "1 running batch(es) match but are left alone" in err
+    assert len(api.batches()) == 5
+
+    code, out, err = run(capsys, "prune", "--older-than", "1h", "--yes")
+    assert code == 0 and out.count("deleted ") == 3
+    assert {b["id"] for b in api.batches()} == {new, running}
+
+    code, out, _ = run(capsys, "prune", "--older-than", "1h", "--include-running", "--yes")
+    assert code == 0 and "canceled first" in out
+    assert {b["id"] for b in api.batches()} == {new}
+
+
+def test_prune_by_end_date(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    api.add_batch("ended", age=40 * 86400)
+    keep = api.add_batch("ended", age=60).id
+    code, out, _ = run(capsys, "prune", "--ended-before", "2000-01-01")
+    assert code == 0 and out.startswith("No batch matches the filters (2 batches looked at)")
+    code, out, _ = run(
+        capsys,
+        "prune",
+        "--ended-before",
+        "2999-01-01T00:00:00Z",
+        "--older-than",
+        "30d",
+        "--yes",
+        "--json",
+    )
+    assert code == 0 and len(out.splitlines()) == 1
+    assert [b["id"] for b in api.batches()] == [keep]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["prune"], "at least one filter"),
+        (["prune", "--older-than", "7 days"], "Invalid duration"),
+        (["prune", "--ended-before", "last week"], "Invalid date"),
+    ],
+)
+def test_prune_bad_filters(
+    api: Emulator, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 3 and message in err
+    assert api.requests == []  # refused before any request
+
+
+def test_prune_many_pages(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    for _ in range(1005):
+        api.add_batch("ended", age=30 * 86400)
+    code, out, _ = run(capsys, "prune", "--older-than", "1d", "--yes", "--concurrency", "16")
+    assert code == 0 and out.count("deleted ") == 1005 and api.batches() == []
+    assert [r.route for r in api.requests[:2]] == ["list", "list"]
+
+
+def test_serve_command(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchdelete", "serve", "--port", "0", "--seed", "6"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("batchdelete emulator listening on http://127.0.0.1:")
+        url = first.split()[4]
+        with bd.Client(api_key="sk-ant-emulator-0000", base_url=url) as client:
+            batches = list(client.list())
+        assert len(batches) == 6
+        assert sum(b.running for b in batches) == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "emulator stopped." in out
+    assert "warning" not in err
+
+
+def test_serve_warns_off_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchdelete.cli import _commands
+
+    assert _commands._is_loopback("127.0.0.1") and _commands._is_loopback("::1")
+    assert _commands._is_loopback("localhost") and not _commands._is_loopback("0.0.0.0")
+    assert not _commands._is_loopback("example.com")
+    assert os.environ.get("ANTHROPIC_API_KEY") is None
