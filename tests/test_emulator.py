@@ -136,8 +136,8 @@ def test_list_newest_first_with_cursors(batch_emulator: Emulator, client: bd.Cli
     with pytest.raises(bd.BadRequestError):
         client.list_page(after_id="msgbatch_unknown")
     for query in ("limit=0", "limit=1001", "limit=x", f"after_id={ids[0]}&before_id={ids[1]}"):
-        status, _, err = raw(batch_emulator, "GET", "/v1/messages/batches?" + query)
-        assert status == 400, query
+        status, _, body = raw(batch_emulator, "GET", "/v1/messages/batches?" + query)
+        assert status == 400 and body["error"]["type"] == "invalid_request_error", query
 
 
 def test_empty_list(batch_emulator: Emulator, client: bd.Client) -> None:
@@ -170,11 +170,16 @@ def test_bearer_token_is_accepted(batch_emulator: Emulator, transport_name: str)
         transport=transport_name,
     ) as c:
         assert list(c.list()) == []
-    with bd.Client(
-        api_key="nope", base_url=batch_emulator.base_url, transport=transport_name, max_retries=0
-    ) as c:
-        with pytest.raises(bd.AuthenticationError):
-            c.delete("msgbatch_x")
+    with (
+        bd.Client(
+            api_key="nope",
+            base_url=batch_emulator.base_url,
+            transport=transport_name,
+            max_retries=0,
+        ) as c,
+        pytest.raises(bd.AuthenticationError),
+    ):
+        c.delete("msgbatch_x")
 
 
 def test_unknown_routes(batch_emulator: Emulator) -> None:

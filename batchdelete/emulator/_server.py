@@ -103,6 +103,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "batchdelete-emulator"
     sys_version = ""
     timeout = 30  # an idle keep-alive connection is closed after this
+    disable_nagle_algorithm = True  # head and body go out in two writes
     server: Server
 
     def log_message(self, format: str, *args: Any) -> None:
