@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/python examples/demo.py
+	$(BIN)/batchdelete demo
 
 lint: setup
-	$(BIN)/ruff check batchdelete plugins tests examples
-	$(BIN)/ruff format --check batchdelete plugins tests examples
+	$(BIN)/ruff check batchdelete plugins tests
+	$(BIN)/ruff format --check batchdelete plugins tests
 
 typecheck: setup
 	$(BIN)/mypy --strict batchdelete plugins

@@ -225,3 +225,19 @@ def test_serve_warns_off_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _commands._is_loopback("localhost") and not _commands._is_loopback("0.0.0.0")
     assert not _commands._is_loopback("example.com")
     assert os.environ.get("ANTHROPIC_API_KEY") is None
+
+
+def test_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    before = threading.active_count()
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    for name in ("urllib3", "httpx", "requests"):
+        rows = [line for line in out.splitlines() if line.startswith(name + " ")]
+        assert len(rows) == 4
+        assert "canceled, then deleted (--force)" in rows[1]
+        assert rows[2].split()[2:8] == ["deleted", "after", "a", "429,", "retried", "2"]
+        assert "NotFoundError" in rows[3]
+    assert out.rstrip().endswith("0 batches left in the emulator; it has stopped.")
+    assert threading.active_count() <= before

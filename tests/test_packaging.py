@@ -33,6 +33,9 @@ def test_wheel_with_only_urllib3(tmp_path: Path) -> None:
         "batchdelete_urllib3.py",
         "batchdelete/py.typed",
         "batchdelete/__init__.py",
+        "batchdelete/emulator/__init__.py",
+        "batchdelete/emulator/pytest_plugin.py",
+        "batchdelete/cli/__init__.py",
     ):
         assert module in names
     assert "plugins/" not in names and "tests/" not in names
@@ -64,3 +67,6 @@ def test_wheel_with_only_urllib3(tmp_path: Path) -> None:
     out = _run(py, "-c", code, cwd=tmp_path)
     assert out.splitlines()[0] == "urllib3"
     assert "pip install 'batchdelete[httpx]'" in out
+    # The emulator and the workflows run with only the core and urllib3.
+    out = _run(env / "bin" / "batchdelete", "demo", cwd=tmp_path)
+    assert "urllib3" in out and "0 batches left" in out

@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a canceled batch stays canceling (default 2)",
     )
+    commands.add_parser(
+        "demo", help="delete seeded batches through every transport on the built-in emulator"
+    )
     return parser
 
 
@@ -229,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _commands.transports(args, sys.stdout)
         if args.command == "serve":
             return _commands.serve(args, sys.stdout, sys.stderr)
+        if args.command == "demo":
+            from ._demo import demo
+
+            return demo(sys.stdout)
         return _commands.work(args, sys.stdin, sys.stdout, sys.stderr)
     except ConfigurationError as exc:
         sys.stderr.write(f"batchdelete: {exc}\n")
