@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit clean
+.PHONY: setup demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ demo: setup
 	$(BIN)/batchdelete demo
 
 lint: setup
-	$(BIN)/ruff check batchdelete plugins tests
-	$(BIN)/ruff format --check batchdelete plugins tests
+	$(BIN)/ruff check batchdelete plugins tests benchmarks
+	$(BIN)/ruff format --check batchdelete plugins tests benchmarks
 
 typecheck: setup
 	$(BIN)/mypy --strict batchdelete plugins
@@ -28,6 +28,9 @@ unit: setup
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python -m benchmarks --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

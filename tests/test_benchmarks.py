@@ -1,0 +1,54 @@
+"""The benchmark suite runs and its results are complete (never its timings)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(300)
+def test_quick_benchmark_results_are_complete(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=280,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    transports = ["urllib3", "httpx", "requests"]
+    expected = {"floor (raw socket)", "anthropic SDK"}
+    for t in transports:
+        expected |= {f"batchdelete[{t}]", f"bare {t}", f"default {t}"}
+    assert set(results["latency"]) == expected
+    for row in results["latency"].values():
+        assert row["median_us"] > 0 and row["p99_us"] >= row["median_us"] and row["cpu_us"] > 0
+        assert row["rounds"] == results["parameters"]["rounds"]
+    for t in transports:
+        assert "ratio_to_bare" in results["latency"][f"batchdelete[{t}]"]
+        assert results["layer_cost"][t]["ratio"] > 0
+        levels = results["throughput"][t]
+        assert [r["workers"] for r in levels] == [1, 16, 64]
+        assert all(
+            r["rps"] > 0 and r["errors"] == [] and r["connections_opened"] >= 1 for r in levels
+        )
+        assert results["cold_start"][f"batchdelete[{t}]"]["ms"] > 0
+    assert results["cold_start"]["anthropic SDK"]["ms"] > 0
+    decoders = results["decode"]["results"]
+    assert {"batchdelete", "bare msgspec Decoder", "json.loads + dataclass"} <= set(decoders)
+    assert set(decoders) | set(results["decode"]["skipped"]) >= {
+        "orjson + dict",
+        "pydantic v2",
+        "anthropic SDK",
+    }
+    assert len(results["targets"]) == 5
+    assert all(isinstance(t["met"], bool) for t in results["targets"].values())
+    assert (tmp_path / "benchmark.png").stat().st_size > 10_000
+    assert "Targets:" in out.stdout and "Latency" in out.stdout
