@@ -153,6 +153,9 @@ def check_header(name: str, value: object, *, secret: bool = False) -> str:
             f"The {name} header value must not contain control characters "
             f"(CR, LF, tab, NUL...){shown}."
         )
+    if not value.isascii():
+        shown = "" if secret else f": {value!r}"
+        raise ConfigurationError(f"The {name} header value must be ASCII{shown}.")
     return value
 
 

@@ -48,6 +48,7 @@ class RegisterTransport(Protocol):
         library: str | None = None,
         install: str | None = None,
         native_types: Iterable[str] = (),
+        version: str | None = None,
     ) -> None:
         """Register a transport.
 
@@ -60,6 +61,7 @@ class RegisterTransport(Protocol):
         `install`: the command that makes it available, shown when it is not.
         `native_types`: qualified class names ("requests.sessions.Session")
         whose instances, or instances of their subclasses, the factory wraps.
+        `version`: what to report as the version when there is no `library`.
         """
 
 

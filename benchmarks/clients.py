@@ -22,11 +22,11 @@ HEADERS = {
     "x-api-key": API_KEY,
     "user-agent": "batchdelete-bench/1",
 }
-TRANSPORTS = ("urllib3", "httpx", "requests")
 LIBRARY_ROWS = {
     "urllib3": ("bare urllib3", "default urllib3"),
     "httpx": ("bare httpx", "default httpx"),
     "requests": ("bare requests", "default requests"),
+    "stdlib": ("bare http.client",),
 }
 
 Call = Callable[[], bytes]
@@ -129,6 +129,17 @@ def make(name: str, url: str) -> tuple[Call, Close]:
             ).content
 
         return call_r, rs.close
+    if name == "bare http.client":
+        import http.client
+
+        parts = urlsplit(url)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60.0)
+
+        def call_h() -> bytes:
+            conn.request("DELETE", PATH, headers=HEADERS)
+            return conn.getresponse().read()
+
+        return call_h, conn.close
     if name == "default requests":
         import requests
 

@@ -27,7 +27,9 @@ def test_quick_benchmark_results_are_complete(tmp_path: Path) -> None:
     expected = {"floor (raw socket)", "anthropic SDK"}
     for t in transports:
         expected |= {f"batchdelete[{t}]", f"bare {t}", f"default {t}"}
+    expected |= {"batchdelete[stdlib]", "bare http.client"}
     assert set(results["latency"]) == expected
+    transports.append("stdlib")
     for row in results["latency"].values():
         assert row["median_us"] > 0 and row["p99_us"] >= row["median_us"] and row["cpu_us"] > 0
         assert row["rounds"] == results["parameters"]["rounds"]

@@ -516,14 +516,15 @@ def test_broken_connection_is_retried(
 
 @pytest.mark.parametrize("drop", ["before", "during"])
 def test_broken_connection_without_retries(
-    make_client: MakeClient, server: ScriptServer, drop: str
+    make_client: MakeClient, server: ScriptServer, drop: str, transport_name: str
 ) -> None:
     server.script(Reply(drop=drop))
     with pytest.raises(bd.APIConnectionError) as info:
         make_client(max_retries=0).delete("msgbatch_1")
     assert not isinstance(info.value, bd.APITimeoutError)
     assert isinstance(info.value.__cause__, bd.TransportError)
-    assert info.value.__cause__.__cause__ is not None  # the library's own exception
+    if transport_name != "stdlib":  # which has no library exception underneath
+        assert info.value.__cause__.__cause__ is not None  # the library's own exception
 
 
 def test_retry_after_lost_response_warns_on_404(

@@ -3,6 +3,7 @@ with observing hooks end to end, broken plugins, selection order."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -56,11 +57,13 @@ def _info(name: str) -> bd.TransportInfo:
 
 def test_builtins_are_listed_in_auto_order(fresh_registry: None) -> None:
     infos = bd.list_transports()
-    assert [i.name for i in infos[:3]] == ["urllib3", "httpx", "requests"]
-    for info in infos[:3]:
+    assert [i.name for i in infos[:4]] == ["urllib3", "httpx", "requests", "stdlib"]
+    for info in infos[:4]:
         assert info.available and info.builtin and info.version
         assert info.module == f"batchdelete_{info.name}"
+    for info in infos[:3]:
         assert info.install == f"pip install 'batchdelete[{info.name}]'"
+    assert infos[3].install is None and infos[3].version == platform.python_version()
 
 
 def test_listing_imports_no_http_library() -> None:
@@ -169,6 +172,9 @@ def test_auto_never_picks_a_third_party_transport(
     monkeypatch.setattr(_registry, "_library_status", no_builtin_libraries)
     _registry._reset_for_tests()
     assert _info("loopback-stdlib").available
+    with bd.Client(api_key=API_KEY) as client:  # the dependency-free built-in
+        assert client.transport.name == "stdlib"
+    monkeypatch.setattr(_registry, "AUTO_ORDER", ("urllib3", "httpx", "requests"))
     with pytest.raises(bd.ConfigurationError, match=r"pip install 'batchdelete\[urllib3\]'"):
         bd.Client(api_key=API_KEY)
     with bd.Client(api_key=API_KEY, transport="loopback-stdlib") as client:
@@ -177,7 +183,12 @@ def test_auto_never_picks_a_third_party_transport(
 
 @pytest.mark.parametrize(
     ("missing", "expected"),
-    [((), "urllib3"), (("urllib3",), "httpx"), (("urllib3", "httpx"), "requests")],
+    [
+        ((), "urllib3"),
+        (("urllib3",), "httpx"),
+        (("urllib3", "httpx"), "requests"),
+        (("urllib3", "httpx", "requests"), "stdlib"),
+    ],
 )
 def test_auto_order(
     fresh_registry: None, monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...], expected: str
