@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import random
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
@@ -60,6 +60,7 @@ __all__ = ["DEFAULT_API_VERSION", "APIResponse", "Client"]
 log = logging.getLogger("batchdelete")
 
 DEFAULT_API_VERSION = "2023-06-01"
+_PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
 DEFAULT_TIMEOUT = Timeout()
 T = TypeVar("T", bound=DeletedMessageBatch)
 R = TypeVar("R")
@@ -292,8 +293,7 @@ class Client:
         t = self._transport
         headers["user-agent"] = check_header(
             "user-agent",
-            f"batchdelete/{__version__} {t.name}/{t.library_version} "
-            f"python/{platform.python_version()}",
+            f"batchdelete/{__version__} {t.name}/{t.library_version} python/{_PYTHON}",
         )
         self._headers: dict[str, str] = headers
         self._hooks = Hooks(get_plugin_manager())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import math
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -64,6 +63,8 @@ def requested_wait(headers: Mapping[str, str], now: float) -> float | None:
         return _positive(float(value))
     except ValueError:
         pass
+    import email.utils  # only for HTTP dates: its imports cost start-up time
+
     try:
         date = email.utils.parsedate_tz(value)
         if date is None:

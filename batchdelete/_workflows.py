@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from ._client import Client
 from ._errors import (
@@ -18,6 +18,9 @@ from ._errors import (
     NotFoundError,
 )
 from ._models import MessageBatch
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "BatchRunningError",
@@ -204,6 +207,8 @@ def delete_many(
                 elapsed=time.monotonic() - started,
                 error=exc,
             )
+
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     outcomes: list[Outcome] = []
 

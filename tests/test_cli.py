@@ -145,9 +145,9 @@ def test_transports_listing(capsys: pytest.CaptureFixture[str]) -> None:
 def test_interrupt_reports_what_was_done(
     env: ScriptServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchdelete import _workflows
+    import concurrent.futures
 
-    real_wait = _workflows.wait
+    real_wait = concurrent.futures.wait
     calls = [0]
 
     def wait_then_ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -156,7 +156,7 @@ def test_interrupt_reports_what_was_done(
             raise KeyboardInterrupt
         return real_wait(*args, **kwargs)
 
-    monkeypatch.setattr(_workflows, "wait", wait_then_ctrl_c)
+    monkeypatch.setattr(concurrent.futures, "wait", wait_then_ctrl_c)
     code, out, err = run(capsys, "delete", "b1", "b2", "b3", "--concurrency", "1")
     assert code == 130
     # b2 was handed to a worker: it either finished or never started.
