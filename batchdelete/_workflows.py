@@ -26,6 +26,7 @@ __all__ = [
     "BatchRunningError",
     "CancelTimeoutError",
     "Outcome",
+    "check_prune_filters",
     "delete_batch",
     "delete_many",
     "parse_duration",
@@ -272,6 +273,15 @@ def parse_moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def check_prune_filters(ended_before: datetime | None, older_than: timedelta | None) -> None:
+    """Refuse a prune with no filter: it would select every batch."""
+    if ended_before is None and older_than is None:
+        raise ConfigurationError(
+            "prune needs at least one filter: --ended-before DATE or --older-than "
+            "DURATION (--older-than 0s selects every batch)."
+        )
+
+
 def select_for_prune(
     batches: Iterable[MessageBatch],
     *,
@@ -284,11 +294,7 @@ def select_for_prune(
     `include_running` is off). Every filter given must match:
     `ended_before`: ended before that moment (a running batch never matches);
     `older_than`: created longer ago than that."""
-    if ended_before is None and older_than is None:
-        raise ConfigurationError(
-            "Give at least one filter (--ended-before or --older-than); "
-            "to select every batch, use --older-than 0s."
-        )
+    check_prune_filters(ended_before, older_than)
     matched: list[MessageBatch] = []
     running: list[MessageBatch] = []
     for batch in batches:

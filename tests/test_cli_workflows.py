@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import batchdelete as bd
-from batchdelete import cli
 from batchdelete.cli._commands import Progress
 from batchdelete.emulator import Emulator
+from tests.test_cli import run
 
 
 @pytest.fixture
@@ -24,12 +24,6 @@ def api(batch_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     monkeypatch.setenv("ANTHROPIC_API_KEY", batch_emulator.api_key)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", batch_emulator.base_url)
     return batch_emulator
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.batch_emulator(cancel_time=30)

@@ -203,7 +203,7 @@ def test_select_for_prune() -> None:
     assert ids(older_than=timedelta(0)) == (["old", "new"], ["run"])
     both = ids(older_than=timedelta(days=5), ended_before=now - timedelta(days=20))
     assert both == ([], [])
-    with pytest.raises(bd.ConfigurationError, match="at least one filter"):
+    with pytest.raises(bd.ConfigurationError, match="needs at least one filter"):
         select_for_prune(batches, now=now)
 
 

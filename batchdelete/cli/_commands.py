@@ -13,7 +13,14 @@ from .._client import Client
 from .._errors import ConfigurationError
 from .._registry import list_transports
 from .._spec import Timeout
-from .._workflows import Outcome, delete_many, parse_duration, parse_moment, select_for_prune
+from .._workflows import (
+    Outcome,
+    check_prune_filters,
+    delete_many,
+    parse_duration,
+    parse_moment,
+    select_for_prune,
+)
 from . import EXIT_INTERRUPTED, EXIT_OK, exit_code_for
 
 
@@ -129,11 +136,7 @@ def work(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> i
             return _run(client, ids, args, out, err, force=args.force, missing_ok=args.missing_ok)
     ended_before = parse_moment(args.ended_before) if args.ended_before else None
     older_than = parse_duration(args.older_than) if args.older_than else None
-    if ended_before is None and older_than is None:
-        raise ConfigurationError(
-            "prune needs at least one filter: --ended-before DATE or --older-than DURATION "
-            "(--older-than 0s selects every batch)."
-        )
+    check_prune_filters(ended_before, older_than)  # before any request
     with _client(args) as client:
         batches = list(client.list(limit=1000, betas=args.betas))
         matched, running = select_for_prune(
