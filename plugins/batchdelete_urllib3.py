@@ -117,6 +117,21 @@ class Urllib3Transport(Transport):
         self._direct = not isinstance(self._pm, urllib3.ProxyManager)
         self._pools: dict[str, urllib3.HTTPConnectionPool] = {}
         self._closed_pool = urllib3.exceptions.ClosedPoolError
+        self._create_context = urllib3.util.ssl_.create_urllib3_context
+
+    def _pool(self, origin: str) -> urllib3.HTTPConnectionPool:
+        if (
+            self._owned
+            and origin.startswith("https:")
+            and "ssl_context" not in self._pm.connection_pool_kw
+        ):
+            # Without one, urllib3 builds a context and loads the CA bundle for
+            # every new TLS connection; one shared context does it once, when
+            # the first HTTPS pool is made. Verification stays on.
+            context = self._create_context()
+            context.load_default_certs()
+            self._pm.connection_pool_kw["ssl_context"] = context
+        return self._pm.connection_from_url(origin)
 
     def _urlopen(self, spec: RequestSpec) -> urllib3.BaseHTTPResponse:
         options: dict[str, Any] = {
@@ -134,14 +149,14 @@ class Urllib3Transport(Transport):
         origin, path = (url, "/") if slash < 0 else (url[:slash], url[slash:])
         pool = self._pools.get(origin)
         if pool is None:
-            pool = self._pm.connection_from_url(origin)
+            pool = self._pool(origin)
             if len(self._pools) < 64:
                 self._pools[origin] = pool
         try:
             return pool.urlopen(spec.method, path, assert_same_host=False, **options)
         except self._closed_pool:  # the manager evicted it; nothing was sent
             self._pools.pop(origin, None)
-            pool = self._pm.connection_from_url(origin)
+            pool = self._pool(origin)
             return pool.urlopen(spec.method, path, assert_same_host=False, **options)
 
     def send(self, spec: RequestSpec) -> RawResponse:
