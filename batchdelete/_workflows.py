@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = [
     "BatchRunningError",
     "CancelTimeoutError",
     "Outcome",
+    "StoppedError",
     "check_prune_filters",
     "delete_batch",
     "delete_many",
@@ -45,6 +47,10 @@ class BatchRunningError(BadRequestError):
 
 class CancelTimeoutError(APITimeoutError):
     """A canceled batch did not end within the wait timeout."""
+
+
+class StoppedError(BatchDeleteError):
+    """The work was stopped (Ctrl-C in a bulk run) while waiting for a batch."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,10 @@ def wait_until_ended(
     max_poll_interval: float = 10.0,
     betas: Iterable[str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> MessageBatch:
-    """Poll the batch, backing off, until it has ended; at most `timeout` s."""
+    """Poll the batch, backing off, until it has ended; at most `timeout` s.
+    Setting `stop` ends the wait at once with `StoppedError`."""
     deadline = time.monotonic() + timeout
     interval = poll_interval
     while True:
@@ -88,7 +96,13 @@ def wait_until_ended(
                 f"Batch {batch_id} is still {batch.processing_status} after waiting "
                 f"{timeout:g} s for it to end; wait longer (--wait-timeout) or try again later."
             )
-        sleep(min(interval, remaining))
+        if stop is None:
+            sleep(min(interval, remaining))
+        elif stop.wait(min(interval, remaining)) or stop.is_set():
+            raise StoppedError(
+                f"Stopped while waiting for batch {batch_id} to end; it is "
+                f"{batch.processing_status} and was not deleted."
+            )
         interval = min(interval * 2, max_poll_interval)
 
 
@@ -101,6 +115,7 @@ def delete_batch(
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     betas: Iterable[str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> Outcome:
     """Delete one batch. With `force`, a running batch is canceled, waited
     for (at most `wait_timeout` s) and then deleted; with `missing_ok`, a
@@ -139,7 +154,9 @@ def delete_batch(
             if batch.processing_status == "in_progress":
                 client.cancel(batch_id, betas=betas)
                 canceled = True
-            wait_until_ended(client, batch_id, timeout=wait_timeout, betas=betas, sleep=sleep)
+            wait_until_ended(
+                client, batch_id, timeout=wait_timeout, betas=betas, sleep=sleep, stop=stop
+            )
             result = client.with_raw_response.delete(batch_id, betas=betas)
     except NotFoundError as missing:
         if not missing_ok:
@@ -187,6 +204,7 @@ def delete_many(
         )
     ids = list(dict.fromkeys(batch_ids))  # once each, in order
     beta_list = None if betas is None else list(betas)
+    stop = threading.Event()  # set on Ctrl-C: forced waits end at once
 
     def one(batch_id: str) -> Outcome:
         started = time.monotonic()
@@ -198,6 +216,7 @@ def delete_many(
                 missing_ok=missing_ok,
                 wait_timeout=wait_timeout,
                 betas=beta_list,
+                stop=stop,
             )
         except BatchDeleteError as exc:
             return Outcome(
@@ -233,6 +252,7 @@ def delete_many(
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             collect(done)
     except KeyboardInterrupt:
+        stop.set()
         for future in pending:
             future.cancel()
         done, _ = wait(pending)

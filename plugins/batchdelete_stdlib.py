@@ -71,11 +71,17 @@ class _Connection:
         """True when the server closed it (or sent something unasked) while idle."""
         if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
             return True
+        if self.buffer:
+            return True
         try:
+            if hasattr(select, "poll"):  # no FD_SETSIZE limit
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN)
+                return bool(poller.poll(0))
             readable, _, _ = select.select([self.sock], [], [], 0)
         except (OSError, ValueError):
             return True
-        return bool(readable) or bool(self.buffer)
+        return bool(readable)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -148,6 +154,8 @@ class StdlibTransport(Transport):
             self._block = (spec.headers, netloc, block)
         if spec.body is not None:
             block += f"content-length: {len(spec.body)}\r\n".encode()
+        elif spec.method in ("POST", "PUT", "PATCH"):  # some front ends want a length
+            block += b"content-length: 0\r\n"
         return line + block + b"\r\n"
 
     def send(self, spec: RequestSpec) -> RawResponse:

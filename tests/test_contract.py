@@ -643,3 +643,17 @@ def test_context_manager(server: ScriptServer, transport_name: str) -> None:
         client.delete("msgbatch_1")
     with pytest.raises(bd.ConfigurationError):
         client.delete("msgbatch_2")
+
+
+def test_post_without_body(
+    make_client: MakeClient, server: ScriptServer, transport_name: str
+) -> None:
+    client = make_client(max_retries=0)
+    with pytest.raises(bd.APIResponseValidationError):  # the script server answers a delete
+        client.cancel("msgbatch_1")
+    [req] = server.requests
+    assert (req.method, req.target, req.body) == ("POST", PATH + "msgbatch_1/cancel", b"")
+    assert req.header("content-length") in ("0", None)
+    assert "transfer-encoding" not in req.names
+    if transport_name == "stdlib":
+        assert req.header("content-length") == "0"

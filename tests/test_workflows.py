@@ -214,3 +214,44 @@ def test_waits_are_bounded_in_time(batch_emulator: Emulator, batch_client: bd.Cl
     with pytest.raises(bd.CancelTimeoutError):
         bd.wait_until_ended(batch_client, running.id, timeout=0.3, poll_interval=0.05)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.batch_emulator(cancel_time=3600)
+def test_stop_ends_a_forced_wait_at_once(batch_emulator: Emulator, batch_client: bd.Client) -> None:
+    import threading
+
+    running = batch_emulator.add_batch("canceling")
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(bd.StoppedError, match="was not deleted"):
+        bd.wait_until_ended(batch_client, running.id, timeout=300, stop=stop)
+
+
+@pytest.mark.batch_emulator(cancel_time=3600)
+def test_ctrl_c_during_a_forced_wait_returns_promptly(
+    batch_emulator: Emulator, batch_client: bd.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures
+
+    real_wait = concurrent.futures.wait
+    calls = [0]
+
+    def wait_then_ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        if calls[0] == 1:  # the main thread is interrupted while the worker waits
+            time.sleep(0.3)
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "wait", wait_then_ctrl_c)
+    running = batch_emulator.add_batch("in_progress").id
+    seen: list[bd.Outcome] = []
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        bd.delete_many(
+            batch_client, [running], force=True, wait_timeout=300, on_outcome=seen.append
+        )
+    assert time.monotonic() - started < 30  # not the 300 s wait timeout
+    [outcome] = seen
+    assert isinstance(outcome.error, bd.StoppedError) and outcome.status == "failed"
+    assert batch_emulator.batch(running)["processing_status"] == "canceling"
