@@ -657,3 +657,17 @@ def test_post_without_body(
     assert "transfer-encoding" not in req.names
     if transport_name == "stdlib":
         assert req.header("content-length") == "0"
+
+
+def test_transport_leaves_the_shared_headers_alone(
+    make_client: MakeClient, server: ScriptServer
+) -> None:
+    """Transports get the client's own headers mapping (no copy per request)."""
+    client = make_client()
+    before = dict(client._headers)
+    server.script(error_reply(503, "api_error", "again", ("retry-after-ms", "1")))
+    client.delete("msgbatch_1")
+    client.delete("msgbatch_2", betas=["x-1"], extra_headers={"x-more": "1"})
+    client.delete("msgbatch_3")
+    assert client._headers == before
+    assert [r.header("x-more") for r in server.requests] == [None, None, "1", None]
