@@ -167,17 +167,44 @@ class Batches(Generic[T]):
         """The same calls, returning an `APIResponse` with the call's details."""
         return RawBatches(self._client, self._model)
 
-    def retrieve(self, message_batch_id: str, **options: Any) -> MessageBatch:
+    def retrieve(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MessageBatch:
         """See `Client.retrieve`."""
-        return self._client.retrieve(message_batch_id, **options)
+        return self._client.retrieve(
+            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
+        )
 
-    def cancel(self, message_batch_id: str, **options: Any) -> MessageBatch:
+    def cancel(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MessageBatch:
         """See `Client.cancel`."""
-        return self._client.cancel(message_batch_id, **options)
+        return self._client.cancel(
+            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
+        )
 
-    def list(self, **options: Any) -> Iterator[MessageBatch]:
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[MessageBatch]:
         """See `Client.list`: every batch, newest first, page by page."""
-        return self._client.list(**options)
+        return self._client.list(
+            limit=limit, betas=betas, timeout=timeout, extra_headers=extra_headers
+        )
 
 
 class RawBatches(Generic[T]):

@@ -281,3 +281,12 @@ def test_stop_leaves_nothing_running() -> None:
     with Emulator() as api, bd.Client(api_key=api.api_key, base_url=api.base_url) as c:
         c.delete(api.add_batch("ended").id)  # a keep-alive connection stays open
     assert threading.active_count() <= before
+
+
+def test_sdk_shaped_paths_for_the_neighbours(batch_emulator: Emulator, client: bd.Client) -> None:
+    batch = batch_emulator.add_batch("in_progress")
+    for batches in (client.messages.batches, client.beta.messages.batches):
+        assert batches.retrieve(batch.id).id == batch.id
+        assert [b.id for b in batches.list(limit=1)] == [batch.id]
+    assert client.beta.messages.batches.cancel(batch.id).processing_status == "canceling"
+    assert client.messages.batches.delete(batch.id).id == batch.id  # cancel_time 0: ended
