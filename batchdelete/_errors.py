@@ -75,8 +75,22 @@ def snippet(body: bytes, limit: int = SNIPPET_BYTES) -> str:
     return shown + ("..." if len(body) > limit else "")
 
 
+def _rebuild(
+    cls: type[BaseException], args: tuple[object, ...], state: dict[str, object]
+) -> BaseException:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class BatchDeleteError(Exception):
     """Base class of every exception raised by batchdelete."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take keyword-only arguments: pickle the state, not a call
+        # of __init__, so that errors cross process boundaries intact.
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class ConfigurationError(BatchDeleteError, ValueError):

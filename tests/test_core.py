@@ -140,3 +140,18 @@ def test_sdk_shaped_paths_return_their_types() -> None:
     assert type(raw.data) is bd.BetaDeletedMessageBatch
     raw2 = client.messages.batches.with_raw_response.delete("b")
     assert type(raw2.parse()) is bd.DeletedMessageBatch
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    t = Scripted(bd.RawResponse(429, {"request-id": "req_p", "retry-after": "1"}, b"{}"))
+    with pytest.raises(bd.RateLimitError) as info:
+        _client(t, max_retries=0).delete("b")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is bd.RateLimitError and str(copy) == str(info.value)
+    assert (copy.status_code, copy.request_id, copy.retry_after) == (429, "req_p", 1.0)
+    for error in (bd.ConfigurationError("bad"), bd.APITimeoutError("slow", attempts=3)):
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error)
+        assert vars(again) == vars(error)
