@@ -170,3 +170,16 @@ def test_owned_transports_verify_tls_by_default() -> None:
     assert resolve_cert_reqs(pool.cert_reqs) == ssl.CERT_REQUIRED  # type: ignore[attr-defined]
     client = batchdelete_httpx.HttpxTransport()._client
     assert client._transport._pool._ssl_context.verify_mode.name == "CERT_REQUIRED"  # type: ignore[attr-defined]
+
+
+def test_users_proxy_manager_is_honoured(server: ScriptServer) -> None:
+    """A urllib3.ProxyManager gets every full URL: the proxy (here the script
+    server) sees the absolute-form request for the API host."""
+    proxy = urllib3.ProxyManager(server.url)
+    with bd.Client(
+        api_key=API_KEY, base_url="http://api.example.invalid", transport=proxy
+    ) as client:
+        assert client.delete("msgbatch_p").id == "msgbatch_p"
+    [req] = server.requests
+    assert req.target == "http://api.example.invalid/v1/messages/batches/msgbatch_p"
+    assert req.header("x-api-key") == API_KEY
