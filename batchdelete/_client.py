@@ -142,12 +142,18 @@ def _connection_error(exc: TransportError, url: str, attempts: int) -> APIConnec
     )
 
 
-class Batches(Generic[T]):
-    """`client.messages.batches` and `client.beta.messages.batches`."""
+class _Operations(Generic[T]):
+    """The operations, shared by `Client` and the SDK-shaped resources
+    (`client.messages.batches`, `client.beta.messages.batches`), which differ
+    only in the type a delete returns."""
 
-    def __init__(self, client: Client, model: type[T]) -> None:
-        self._client = client
-        self._model = model
+    _client: Client
+    _model: type[T]
+
+    @property
+    def with_raw_response(self) -> RawBatches[T]:
+        """The same delete, returning an `APIResponse` with the call's details."""
+        return RawBatches(self._client, self._model)
 
     def delete(
         self,
@@ -157,15 +163,14 @@ class Batches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> T:
-        """Delete a Message Batch that has finished processing."""
+        """Delete a Message Batch that has finished processing.
+
+        Raises `NotFoundError` for an unknown or already deleted id, and
+        `BadRequestError` for a batch still in progress (cancel it first).
+        """
         return self._client._delete(
             message_batch_id, self._model, betas, timeout, extra_headers
         ).data
-
-    @property
-    def with_raw_response(self) -> RawBatches[T]:
-        """The same calls, returning an `APIResponse` with the call's details."""
-        return RawBatches(self._client, self._model)
 
     def retrieve(
         self,
@@ -175,10 +180,10 @@ class Batches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> MessageBatch:
-        """See `Client.retrieve`."""
-        return self._client.retrieve(
-            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
-        )
+        """The batch's current state (`GET /v1/messages/batches/{id}`)."""
+        client = self._client
+        url = client._prefix + encode_batch_id(message_batch_id)
+        return client._call("GET", url, MessageBatch, betas, timeout, extra_headers).data
 
     def cancel(
         self,
@@ -188,10 +193,32 @@ class Batches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> MessageBatch:
-        """See `Client.cancel`."""
-        return self._client.cancel(
-            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
-        )
+        """Start canceling a running batch; it is `canceling` until it ends."""
+        client = self._client
+        url = client._prefix + encode_batch_id(message_batch_id) + "/cancel"
+        return client._call("POST", url, MessageBatch, betas, timeout, extra_headers).data
+
+    def list_page(
+        self,
+        *,
+        limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        betas: Iterable[str] | None = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MessageBatchPage:
+        """One page of batches, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}.")
+        query: dict[str, str | int] = {"limit": limit}
+        for name, value in (("after_id", after_id), ("before_id", before_id)):
+            if value is not None:
+                encode_batch_id(value)  # the same checks as an id
+                query[name] = value
+        client = self._client
+        url = client._prefix[:-1] + "?" + urlencode(query)
+        return client._call("GET", url, MessageBatchPage, betas, timeout, extra_headers).data
 
     def list(
         self,
@@ -201,10 +228,36 @@ class Batches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Iterator[MessageBatch]:
-        """See `Client.list`: every batch, newest first, page by page."""
-        return self._client.list(
-            limit=limit, betas=betas, timeout=timeout, extra_headers=extra_headers
-        )
+        """Every batch, newest first, fetching `limit` per page as it goes."""
+        after_id: str | None = None
+        while True:
+            page = self.list_page(
+                limit=limit,
+                after_id=after_id,
+                betas=betas,
+                timeout=timeout,
+                extra_headers=extra_headers,
+            )
+            yield from page.data
+            if not page.has_more or not page.data:
+                return
+            if not page.last_id or page.last_id == after_id:
+                raise APIResponseValidationError(
+                    "The API said more batches follow but gave no new last_id to "
+                    "continue from; stopping instead of looping.",
+                    status_code=200,
+                    body=b"",
+                    headers={},
+                )
+            after_id = page.last_id
+
+
+class Batches(_Operations[T]):
+    """`client.messages.batches` and `client.beta.messages.batches`."""
+
+    def __init__(self, client: Client, model: type[T]) -> None:
+        self._client = client
+        self._model = model
 
 
 class RawBatches(Generic[T]):
@@ -236,7 +289,7 @@ class _Beta:
         self.messages = _Messages(client, BetaDeletedMessageBatch)
 
 
-class Client:
+class Client(_Operations[DeletedMessageBatch]):
     """Deletes Message Batches through one transport.
 
     Arguments (explicit ones beat the environment):
@@ -325,6 +378,8 @@ class Client:
         self._headers: dict[str, str] = headers
         self._hooks = Hooks(get_plugin_manager())
         self._closed = False
+        self._client = self
+        self._model = DeletedMessageBatch
         self._sleep = time.sleep
         self._random = random.random
         self.messages: _Messages[DeletedMessageBatch] = _Messages(self, DeletedMessageBatch)
@@ -340,104 +395,6 @@ class Client:
     @property
     def base_url(self) -> str:
         return self._base_url
-
-    @property
-    def with_raw_response(self) -> RawBatches[DeletedMessageBatch]:
-        """`client.with_raw_response.delete(id)` returns an `APIResponse`."""
-        return RawBatches(self, DeletedMessageBatch)
-
-    def delete(
-        self,
-        message_batch_id: str,
-        *,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> DeletedMessageBatch:
-        """Delete a Message Batch that has finished processing.
-
-        Raises `NotFoundError` for an unknown or already deleted id, and
-        `BadRequestError` for a batch still in progress (cancel it first).
-        """
-        return self._delete(
-            message_batch_id, DeletedMessageBatch, betas, timeout, extra_headers
-        ).data
-
-    def retrieve(
-        self,
-        message_batch_id: str,
-        *,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> MessageBatch:
-        """The batch's current state (`GET /v1/messages/batches/{id}`)."""
-        url = self._prefix + encode_batch_id(message_batch_id)
-        return self._call("GET", url, MessageBatch, betas, timeout, extra_headers).data
-
-    def cancel(
-        self,
-        message_batch_id: str,
-        *,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> MessageBatch:
-        """Start canceling a running batch; it is `canceling` until it ends."""
-        url = self._prefix + encode_batch_id(message_batch_id) + "/cancel"
-        return self._call("POST", url, MessageBatch, betas, timeout, extra_headers).data
-
-    def list_page(
-        self,
-        *,
-        limit: int = 20,
-        after_id: str | None = None,
-        before_id: str | None = None,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> MessageBatchPage:
-        """One page of batches, newest first."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}.")
-        query: dict[str, str | int] = {"limit": limit}
-        for name, value in (("after_id", after_id), ("before_id", before_id)):
-            if value is not None:
-                encode_batch_id(value)  # the same checks as an id
-                query[name] = value
-        url = self._prefix[:-1] + "?" + urlencode(query)
-        return self._call("GET", url, MessageBatchPage, betas, timeout, extra_headers).data
-
-    def list(
-        self,
-        *,
-        limit: int = 20,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> Iterator[MessageBatch]:
-        """Every batch, newest first, fetching `limit` per page as it goes."""
-        after_id: str | None = None
-        while True:
-            page = self.list_page(
-                limit=limit,
-                after_id=after_id,
-                betas=betas,
-                timeout=timeout,
-                extra_headers=extra_headers,
-            )
-            yield from page.data
-            if not page.has_more or not page.data:
-                return
-            if not page.last_id or page.last_id == after_id:
-                raise APIResponseValidationError(
-                    "The API said more batches follow but gave no new last_id to "
-                    "continue from; stopping instead of looping.",
-                    status_code=200,
-                    body=b"",
-                    headers={},
-                )
-            after_id = page.last_id
 
     def close(self) -> None:
         """Close the transport if the client created it. Safe to call twice."""
