@@ -3,6 +3,7 @@
     BatchDeleteError
      ├── ConfigurationError            bad argument, credentials, id, or transport
      │                                 (also a ValueError); raised before any I/O
+     ├── StoppedError                  a bulk run was stopped during a forced wait *
      ├── TransportError                raised by a transport's send(); the client
      │    ├── TransportConnectError    turns it into an APIConnectionError
      │    ├── TransportTimeoutError
@@ -10,10 +11,12 @@
      └── APIError                      the call did not give the expected result
           ├── APIConnectionError       the request did not complete
           │    └── APITimeoutError
+          │         └── CancelTimeoutError   a forced wait for a batch to end ran out *
           ├── APIResponseValidationError  a 2xx whose body is not what the API
           │                               promises
           └── APIStatusError           a non-2xx status (3xx included)
                ├── BadRequestError            400
+               │    └── BatchRunningError     still running, and no force *
                ├── AuthenticationError        401
                ├── PermissionDeniedError      403
                ├── NotFoundError              404
@@ -27,7 +30,8 @@
                     ├── GatewayTimeoutError       504
                     └── OverloadedError           529
 
-The API names match the official SDK's. No message, repr or attribute of an
+* defined with the workflows (_workflows.py). The API names match the
+official SDK's. No message, repr or attribute of an
 exception ever holds the API key or auth token.
 """
 
