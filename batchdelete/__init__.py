@@ -27,12 +27,14 @@ from ._errors import (
     RequestTimeoutError,
     RequestTooLargeError,
     ServiceUnavailableError,
+    TransportCertificateError,
     TransportConnectError,
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
     UnprocessableEntityError,
 )
+from ._ids import BATCH_ID_PATTERN, InvalidBatchIdError, check_batch_id, parse_batch_ids
 from ._models import (
     AnthropicBeta,
     BetaDeletedMessageBatch,
@@ -49,7 +51,7 @@ from ._registry import (
     unregister_plugin,
 )
 from ._spec import RequestSpec, Timeout
-from ._transport import RawResponse, Transport
+from ._transport import RawResponse, Transport, is_loopback_host
 from ._version import __version__
 from ._workflows import (
     BatchRunningError,
@@ -63,6 +65,7 @@ from ._workflows import (
 from .hookspecs import hookimpl
 
 __all__ = [
+    "BATCH_ID_PATTERN",
     "APIConnectionError",
     "APIError",
     "APIResponse",
@@ -82,6 +85,7 @@ __all__ = [
     "DeletedMessageBatch",
     "GatewayTimeoutError",
     "InternalServerError",
+    "InvalidBatchIdError",
     "MessageBatch",
     "MessageBatchPage",
     "NotFoundError",
@@ -98,6 +102,7 @@ __all__ = [
     "StoppedError",
     "Timeout",
     "Transport",
+    "TransportCertificateError",
     "TransportConnectError",
     "TransportError",
     "TransportInfo",
@@ -105,11 +110,14 @@ __all__ = [
     "TransportTimeoutError",
     "UnprocessableEntityError",
     "__version__",
+    "check_batch_id",
     "delete_batch",
     "delete_many",
     "get_plugin_manager",
     "hookimpl",
+    "is_loopback_host",
     "list_transports",
+    "parse_batch_ids",
     "register_plugin",
     "unregister_plugin",
     "wait_until_ended",

@@ -6,10 +6,12 @@ import logging
 import os
 import random
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 
@@ -20,8 +22,11 @@ from ._errors import (
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
+    NotFoundError,
+    TransportCertificateError,
     TransportError,
     TransportTimeoutError,
+    mask_userinfo,
     snippet,
     status_error_class,
 )
@@ -58,10 +63,12 @@ from ._version import __version__
 __all__ = ["DEFAULT_API_VERSION", "APIResponse", "Client"]
 
 log = logging.getLogger("batchdelete")
+log.addHandler(logging.NullHandler())  # a library: the application chooses where logs go
 
 DEFAULT_API_VERSION = "2023-06-01"
 _PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
 DEFAULT_TIMEOUT = Timeout()
+ENV_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 T = TypeVar("T", bound=DeletedMessageBatch)
 R = TypeVar("R")
 
@@ -91,6 +98,51 @@ class APIResponse(msgspec.Struct, Generic[R], frozen=True):
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value else None
+
+
+def _credentials(api_key: str | None, auth_token: str | None) -> tuple[str | None, str | None]:
+    """(api key, auth token), exactly one set: explicit arguments first, then
+    ANTHROPIC_API_KEY, then ANTHROPIC_AUTH_TOKEN. A blank value is refused,
+    naming where it came from, rather than sent and answered with a 401."""
+    if api_key is not None and auth_token is not None:
+        raise ConfigurationError("Pass either api_key or auth_token, not both.")
+    sources = [("api_key=", api_key), ("auth_token=", auth_token)]
+    if api_key is None and auth_token is None:
+        sources = [(name, os.environ.get(name)) for name in ENV_CREDENTIALS]
+    for i, (source, value) in enumerate(sources):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{source} must be a str, got {type(value).__name__}.")
+        if not value.strip():
+            raise ConfigurationError(
+                f"The API credential from {source} is empty: set it to the key (or token) "
+                "itself, or leave it unset."
+            )
+        return (value, None) if i == 0 else (None, value)
+    raise ConfigurationError(
+        "No credentials: pass api_key= or set ANTHROPIC_API_KEY "
+        "(or auth_token= / ANTHROPIC_AUTH_TOKEN)."
+    )
+
+
+def _path(url: str) -> str:
+    """The path and query of a URL, for a log line."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _v1_hint(base_url: str) -> str | None:
+    """A warning for a base URL that ends in /v1, which the paths add again."""
+    path = urlsplit(base_url).path.rstrip("/")
+    if not path.endswith("/v1"):
+        return None
+    fixed = base_url.rstrip("/")[: -len("/v1")]
+    return (
+        f"The base URL {base_url!r} ends in /v1, so requests go to "
+        f"{fixed}/v1/v1/messages/batches/...; the API's base URL has no /v1. "
+        f"Use base_url={fixed!r} (ANTHROPIC_BASE_URL or --base-url)."
+    )
 
 
 def _status_error(raw: RawResponse, attempts: int, note: str) -> APIStatusError:
@@ -130,13 +182,24 @@ def _status_error(raw: RawResponse, attempts: int, note: str) -> APIStatusError:
 
 
 def _connection_error(exc: TransportError, url: str, attempts: int) -> APIConnectionError:
+    if isinstance(exc, TransportCertificateError):
+        host = urlsplit(url).hostname
+        return APIConnectionError(
+            f"Certificate verify failed for {host}: {exc}; pass a CA bundle that "
+            "trusts the server with SSL_CERT_FILE (REQUESTS_CA_BUNDLE for the "
+            "requests transport), or your own HTTP client configured for it. "
+            "Not retried: the same certificate would fail again.",
+            attempts=attempts,
+        )
     if isinstance(exc, TransportTimeoutError):
         return APITimeoutError(
-            f"The request to {url} timed out ({exc}). Raise the timeout or try again.",
+            f"The request to {url} timed out ({mask_userinfo(str(exc))}). "
+            "Raise the timeout or try again.",
             attempts=attempts,
         )
     return APIConnectionError(
-        f"The request to {url} did not complete ({type(exc).__name__}: {exc}). "
+        f"The request to {url} did not complete ({type(exc).__name__}: "
+        f"{mask_userinfo(str(exc))}). "
         "Check the network and base_url, then try again.",
         attempts=attempts,
     )
@@ -325,16 +388,7 @@ class Client(_Operations[DeletedMessageBatch]):
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
     ) -> None:
-        if api_key is not None and auth_token is not None:
-            raise ConfigurationError("Pass either api_key or auth_token, not both.")
-        if api_key is None and auth_token is None:
-            api_key = _env("ANTHROPIC_API_KEY")
-            auth_token = None if api_key else _env("ANTHROPIC_AUTH_TOKEN")
-        if api_key is None and auth_token is None:
-            raise ConfigurationError(
-                "No credentials: pass api_key= or set ANTHROPIC_API_KEY "
-                "(or auth_token= / ANTHROPIC_AUTH_TOKEN)."
-            )
+        api_key, auth_token = _credentials(api_key, auth_token)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(
                 f"max_retries must be an int of 0 or more, got {max_retries!r}."
@@ -357,6 +411,12 @@ class Client(_Operations[DeletedMessageBatch]):
             base_url if base_url is not None else (_env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
         )
         self._prefix = batches_url(self._base_url)
+        hint = _v1_hint(self._base_url)
+        if hint is not None:
+            log.warning("%s", hint)
+            warnings.warn(hint, UserWarning, stacklevel=2)
+        self._route_known = False  # the batches route has answered 2xx here
+        self._route_lock = threading.Lock()
         headers = {
             "accept": "application/json",
             "anthropic-version": check_header("anthropic-version", api_version),
@@ -415,6 +475,32 @@ class Client(_Operations[DeletedMessageBatch]):
             f"auth={self._auth!r}, api_version={self._headers['anthropic-version']!r}, "
             f"timeout={self._timeout!r}, max_retries={self._max_retries})"
         )
+
+    # -- proof for the workflows ----------------------------------------------
+
+    def _confirm_batches_route(self) -> None:
+        """Prove, once per client, that the batches route exists at this base
+        URL (`GET .../messages/batches?limit=1` answers 2xx with a page), so
+        that a 404 from it means "no such batch". A 404 here means the route
+        itself is missing: a `ConfigurationError` naming the URL."""
+        if self._route_known:
+            return
+        with self._route_lock:
+            if self._route_known:
+                return
+            url = self._prefix[:-1] + "?limit=1"
+            try:
+                self._call("GET", url, MessageBatchPage, None, None, None)
+            except NotFoundError as exc:
+                hint = _v1_hint(self._base_url) or (
+                    "Check the base URL: it is the API's root, such as "
+                    "https://api.anthropic.com, without /v1."
+                )
+                raise ConfigurationError(
+                    f"The batches route {self._prefix[:-1]} answered 404, so a 404 for a "
+                    f"batch proves nothing: nothing was deleted. {hint}"
+                ) from exc
+            self._route_known = True
 
     # -- the loop ---------------------------------------------------------
 
@@ -503,8 +589,20 @@ class Client(_Operations[DeletedMessageBatch]):
             except TransportError as exc:
                 cause = exc
                 error: APIError = _connection_error(exc, url, attempt)
-                retryable = type(exc) is not TransportError
+                retryable = type(exc) is not TransportError and not isinstance(
+                    exc, TransportCertificateError
+                )
                 requested = None
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "%s %s -> %s in %.1f ms (attempt %d, %s)",
+                        method,
+                        _path(url),
+                        type(error).__name__,
+                        (time.monotonic() - sent_at) * 1000,
+                        attempt,
+                        tname,
+                    )
             else:
                 elapsed = time.monotonic() - sent_at
                 request_id = raw.headers.get("request-id")
@@ -522,7 +620,7 @@ class Client(_Operations[DeletedMessageBatch]):
                     log.debug(
                         "%s %s -> %d in %.1f ms (attempt %d, %s, request id %s)",
                         method,
-                        url,
+                        _path(url),
                         raw.status,
                         elapsed * 1000,
                         attempt,
@@ -586,7 +684,7 @@ class Client(_Operations[DeletedMessageBatch]):
             log.info(
                 "%s %s failed on attempt %d (%s); retrying in %.3f s.",
                 method,
-                url,
+                _path(url),
                 attempt,
                 type(error).__name__,
                 plan.wait,

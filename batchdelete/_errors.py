@@ -2,10 +2,13 @@
 
     BatchDeleteError
      ├── ConfigurationError            bad argument, credentials, id, or transport
-     │                                 (also a ValueError); raised before any I/O
+     │    │                            (also a ValueError); raised before any I/O,
+     │    │                            or when the batches route proves missing
+     │    └── InvalidBatchIdError      not a batch id where only one is accepted *
      ├── StoppedError                  a bulk run was stopped during a forced wait *
      ├── TransportError                raised by a transport's send(); the client
      │    ├── TransportConnectError    turns it into an APIConnectionError
+     │    │    └── TransportCertificateError  TLS verification failed: not retried
      │    ├── TransportTimeoutError
      │    └── TransportProtocolError
      └── APIError                      the call did not give the expected result
@@ -30,13 +33,14 @@
                     ├── GatewayTimeoutError       504
                     └── OverloadedError           529
 
-* defined with the workflows (_workflows.py). The API names match the
-official SDK's. No message, repr or attribute of an
-exception ever holds the API key or auth token.
+* defined with the workflows (_workflows.py) or the id rules (_ids.py).
+The API names match the official SDK's. No message, repr or attribute of
+an exception ever holds the API key or auth token.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 __all__ = [
@@ -59,15 +63,24 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "ServiceUnavailableError",
+    "TransportCertificateError",
     "TransportConnectError",
     "TransportError",
     "TransportProtocolError",
     "TransportTimeoutError",
     "UnprocessableEntityError",
+    "mask_userinfo",
     "snippet",
 ]
 
 SNIPPET_BYTES = 200
+_USERINFO = re.compile(r"(?<=//)[^/@\s'\"]+@")
+
+
+def mask_userinfo(text: str) -> str:
+    """`text` with the user name and password of any URL in it masked, as in
+    `http://***@proxy:3128` (a library's message may quote a proxy URL)."""
+    return _USERINFO.sub("***@", text)
 
 
 def snippet(body: bytes, limit: int = SNIPPET_BYTES) -> str:
@@ -112,6 +125,11 @@ class TransportError(BatchDeleteError):
 class TransportConnectError(TransportError):
     """The connection could not be opened, or broke before the response
     was read."""
+
+
+class TransportCertificateError(TransportConnectError):
+    """The server's TLS certificate failed verification. Not retried: the
+    same certificate would fail again."""
 
 
 class TransportTimeoutError(TransportError):

@@ -17,7 +17,7 @@ import msgspec
 import pluggy
 
 from . import hookspecs
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, mask_userinfo
 from ._transport import Transport
 from .hookspecs import TransportFactory
 
@@ -222,7 +222,24 @@ def _build(name: str, source: str) -> Transport:
         )
     if not entry.info.available or entry.factory is None:
         raise ConfigurationError(_unavailable_message(entry.info, entries))
-    return entry.factory(None)
+    return _make(entry, None)
+
+
+def _make(entry: _Entry, native: object) -> Transport:
+    """Run a transport factory; what it raises becomes a `ConfigurationError`
+    (a CA bundle named by SSL_CERT_FILE that does not exist, say)."""
+    assert entry.factory is not None
+    try:
+        return entry.factory(native)
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(
+            f"The {entry.info.name!r} transport could not be set up: "
+            f"{type(exc).__name__}: {mask_userinfo(str(exc))}. Check the environment it reads "
+            "(SSL_CERT_FILE, SSL_CERT_DIR, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, "
+            "*_PROXY) or choose another transport."
+        ) from exc
 
 
 def _qualnames(obj: object) -> set[str]:
@@ -258,7 +275,7 @@ def resolve_transport(
     names = _qualnames(transport)
     for entry in _entries().values():
         if entry.native_types & names and entry.factory is not None:
-            return entry.factory(transport), True
+            return _make(entry, transport), True
     raise ConfigurationError(
         f"transport= takes a transport name, a Transport, or a requests.Session, "
         f"httpx.Client or urllib3.PoolManager; got {type(transport).__name__}."

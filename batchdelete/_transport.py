@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import sys
 from collections.abc import Mapping
 
 import msgspec
 
 from ._errors import (
+    TransportCertificateError,
     TransportConnectError,
     TransportError,
     TransportProtocolError,
@@ -17,10 +20,12 @@ from ._spec import RequestSpec
 __all__ = [
     "RawResponse",
     "Transport",
+    "TransportCertificateError",
     "TransportConnectError",
     "TransportError",
     "TransportProtocolError",
     "TransportTimeoutError",
+    "is_loopback_host",
 ]
 
 
@@ -31,6 +36,50 @@ class RawResponse(msgspec.Struct, frozen=True):
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` is this machine: localhost (and *.localhost), an
+    address in 127.0.0.0/8, or ::1 (brackets allowed).
+
+    Owned transports never send a request for such a host through a proxy
+    found in the environment: a local emulator or test server is never
+    behind the corporate proxy that HTTP_PROXY names.
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def certificate_failure(exc: BaseException) -> BaseException | None:
+    """The `ssl.SSLCertVerificationError` behind a library's exception, if any.
+
+    Libraries wrap it differently (httpx and httpcore chain it as the cause,
+    urllib3 keeps it as a `reason` or an argument), so the whole chain is
+    searched, a bounded number of steps.
+    """
+    ssl = sys.modules.get("ssl")
+    if ssl is None:  # TLS never started in this process
+        return None
+    verify_error: type[BaseException] = ssl.SSLCertVerificationError
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo and len(seen) < 32:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, verify_error):
+            return current
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
+        todo.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))
+    return None
 
 
 class Transport:
@@ -51,7 +100,9 @@ class Transport:
     - Every exception of its library is mapped, in one place, to
       `TransportConnectError`, `TransportTimeoutError`,
       `TransportProtocolError`, or `TransportError` for anything else,
-      raised `from` the original.
+      raised `from` the original; `translate()` does it from `exceptions`,
+      and turns a failed certificate verification, however wrapped, into
+      `TransportCertificateError`.
     - It never logs or exposes the request headers (they hold the API key).
     - `close()` releases what the transport created; a native client handed
       in by the user (a requests Session, an httpx Client, a urllib3
@@ -70,6 +121,10 @@ class Transport:
 
     def translate(self, exc: BaseException) -> TransportError | None:
         """The core error for a library exception, or None if it is unknown."""
+        failure = certificate_failure(exc)
+        if failure is not None:
+            detail = getattr(failure, "verify_message", None) or str(failure)
+            return TransportCertificateError(str(detail))
         for cls in type(exc).__mro__:
             target = self.exceptions.get(cls)
             if target is not None:

@@ -18,6 +18,7 @@ from ._errors import (
     ConfigurationError,
     NotFoundError,
 )
+from ._ids import check_batch_id, check_batch_ids
 from ._models import MessageBatch
 
 if TYPE_CHECKING:
@@ -119,7 +120,13 @@ def delete_batch(
 ) -> Outcome:
     """Delete one batch. With `force`, a running batch is canceled, waited
     for (at most `wait_timeout` s) and then deleted; with `missing_ok`, a
-    batch that does not exist counts as done. Other failures raise."""
+    batch that does not exist counts as done, once the client has proved
+    that the batches route exists (a 404 from a wrong base URL is a
+    `ConfigurationError`, never "already gone"). Other failures raise.
+
+    Only a batch id (`BATCH_ID_PATTERN`) is accepted; anything else raises
+    `InvalidBatchIdError` (a ValueError) before any request."""
+    check_batch_id(batch_id)
     started = time.monotonic()
     canceled = False
     try:
@@ -161,6 +168,7 @@ def delete_batch(
     except NotFoundError as missing:
         if not missing_ok:
             raise
+        client._confirm_batches_route()
         return Outcome(
             batch_id,
             "missing",
@@ -193,7 +201,12 @@ def delete_many(
     """Delete every batch, `concurrency` at a time; one failure never stops
     the others. Outcomes come in the order they finish (also passed to
     `on_outcome` as they do). On KeyboardInterrupt, batches not started are
-    dropped, those under way finish, and the interrupt is raised again."""
+    dropped, those under way finish, and the interrupt is raised again.
+
+    Every id is checked before the first request (`InvalidBatchIdError`, a
+    ValueError, names the first bad one) and duplicates are deleted once;
+    a `str` or `bytes` instead of a list of ids is a `TypeError`."""
+    ids = check_batch_ids(batch_ids)
     if (
         isinstance(concurrency, bool)
         or not isinstance(concurrency, int)
@@ -202,7 +215,6 @@ def delete_many(
         raise ConfigurationError(
             f"concurrency must be an int from 1 to {MAX_CONCURRENCY}, got {concurrency!r}."
         )
-    ids = list(dict.fromkeys(batch_ids))  # once each, in order
     beta_list = None if betas is None else list(betas)
     stop = threading.Event()  # set on Ctrl-C: forced waits end at once
 

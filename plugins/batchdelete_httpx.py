@@ -1,13 +1,16 @@
 """The httpx transport of batchdelete (`pip install 'batchdelete[httpx]'`).
 
 Registered through the `batchdelete` entry-point group like any third-party
-plugin. httpx is imported only when a transport is built.
+plugin. httpx is imported only when a transport is built. Its own client
+reads the environment once (proxies, SSL_CERT_FILE); a loopback host never
+goes through a proxy found there.
 """
 
 from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from batchdelete import (
     RawResponse,
@@ -18,6 +21,7 @@ from batchdelete import (
     TransportProtocolError,
     TransportTimeoutError,
     hookimpl,
+    is_loopback_host,
 )
 from batchdelete.hookspecs import RegisterTransport
 
@@ -93,14 +97,20 @@ class HttpxTransport(Transport):
         self.library_version = httpx.__version__
         self.exceptions = exception_map()
         self._owned = client is None
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._client = (
-            httpx.Client(
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            )
-            if client is None
-            else client
+            httpx.Client(follow_redirects=False, limits=limits) if client is None else client
         )
+        # Loopback hosts skip the environment's proxies: a second client of
+        # ours whose mounts send every scheme direct (CA settings still read).
+        self._direct: httpx.Client | None = None
+        self._by_origin: dict[str, httpx.Client] = {}
+        if self._owned and _environment_has_proxies():
+            self._direct = httpx.Client(
+                follow_redirects=False,
+                limits=limits,
+                mounts={"all://": None, "http://": None, "https://": None},
+            )
         # One timeout object per distinct pair of limits (few: deadlines vary them).
         self._timeout = functools.lru_cache(maxsize=32)(
             lambda connect, read: httpx.Timeout(
@@ -108,9 +118,22 @@ class HttpxTransport(Transport):
             )
         )
 
+    def _client_for(self, url: str) -> httpx.Client:
+        if self._direct is None:
+            return self._client
+        end = url.find("/", url.find("//") + 2)
+        origin = url if end < 0 else url[:end]
+        client = self._by_origin.get(origin)
+        if client is None:
+            host = urlsplit(origin).hostname or ""
+            client = self._direct if is_loopback_host(host) else self._client
+            if len(self._by_origin) < 64:
+                self._by_origin[origin] = client
+        return client
+
     def send(self, spec: RequestSpec) -> RawResponse:
         try:
-            response = self._client.request(
+            response = self._client_for(spec.url).request(
                 spec.method,
                 spec.url,
                 headers=spec.headers,
@@ -128,3 +151,14 @@ class HttpxTransport(Transport):
     def close(self) -> None:
         if self._owned:
             self._client.close()
+            if self._direct is not None:
+                self._direct.close()
+
+
+def _environment_has_proxies() -> bool:
+    """Whether httpx's own client will find proxies in the environment."""
+    import urllib.request
+
+    found = urllib.request.getproxies_environment()
+    found.pop("no", None)
+    return bool(found)

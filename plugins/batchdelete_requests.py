@@ -5,7 +5,8 @@ plugin. requests is imported only when a transport is built.
 
 Its own session has `trust_env` off: the proxy and CA-bundle settings of the
 environment are read once, when the transport is built, instead of on every
-request (requests' per-request lookup, and ~/.netrc, are skipped). Explicit
+request (requests' per-request lookup, and ~/.netrc, are skipped); proxies
+from the environment are never used for a loopback host. Explicit
 `proxies=` and `verify=` beat the environment. A session passed in is used
 as it is: its adapters, auth, proxies, `trust_env` and retries are the user's.
 """
@@ -28,6 +29,7 @@ from batchdelete import (
     TransportProtocolError,
     TransportTimeoutError,
     hookimpl,
+    is_loopback_host,
 )
 from batchdelete.hookspecs import RegisterTransport
 
@@ -128,12 +130,14 @@ class RequestsTransport(Transport):
         self.library_version = requests.__version__
         self.exceptions = exception_map()
         self._owned = session is None
+        self._env_proxies = False
         if session is None:
             session = requests.Session()
             session.trust_env = False
             adapter = HTTPAdapter(pool_connections=10, pool_maxsize=10, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            self._env_proxies = proxies is None
             if proxies is None:  # the environment, read once
                 found = urllib.request.getproxies_environment()
                 self._no_proxy = found.pop("no", "")
@@ -154,8 +158,9 @@ class RequestsTransport(Transport):
         found = self._proxy_cache.get(origin)
         if found is None:
             parts = urlsplit(origin)
-            bypass = bool(self._no_proxy) and _bypasses_proxy(
-                parts.hostname or "", parts.port, self._no_proxy
+            host = parts.hostname or ""
+            bypass = (self._env_proxies and is_loopback_host(host)) or (
+                bool(self._no_proxy) and _bypasses_proxy(host, parts.port, self._no_proxy)
             )
             found = {} if bypass else self._proxies
             if len(self._proxy_cache) < 64:
