@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 from collections.abc import Mapping
 
@@ -25,6 +26,7 @@ __all__ = [
     "TransportError",
     "TransportProtocolError",
     "TransportTimeoutError",
+    "check_ca_environment",
     "is_loopback_host",
 ]
 
@@ -55,6 +57,29 @@ def is_loopback_host(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def check_ca_environment(*names: str) -> None:
+    """Refuse a CA variable that names nothing, when a transport builds its
+    own client: OpenSSL silently skips a missing SSL_CERT_FILE and the
+    failure would surface later as an unrelated-looking certificate error.
+
+    `names`: the variables the transport's library reads. A variable ending
+    in `_DIR` names directories (`:`-separated, one must exist); any other
+    names a file (or, as requests allows, a directory).
+    """
+    from ._errors import ConfigurationError
+
+    for name in names:
+        value = os.environ.get(name)
+        if not value:
+            continue
+        paths = value.split(os.pathsep) if name.endswith("_DIR") else [value]
+        if not any(os.path.exists(p) for p in paths):
+            raise ConfigurationError(
+                f"{name} is set to {value!r}, which does not exist: point it at a CA "
+                f"bundle that does, or unset it."
+            )
 
 
 def certificate_failure(exc: BaseException) -> BaseException | None:

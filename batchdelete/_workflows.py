@@ -206,7 +206,6 @@ def delete_many(
     Every id is checked before the first request (`InvalidBatchIdError`, a
     ValueError, names the first bad one) and duplicates are deleted once;
     a `str` or `bytes` instead of a list of ids is a `TypeError`."""
-    ids = check_batch_ids(batch_ids)
     if (
         isinstance(concurrency, bool)
         or not isinstance(concurrency, int)
@@ -215,6 +214,7 @@ def delete_many(
         raise ConfigurationError(
             f"concurrency must be an int from 1 to {MAX_CONCURRENCY}, got {concurrency!r}."
         )
+    ids = check_batch_ids(batch_ids)
     beta_list = None if betas is None else list(betas)
     stop = threading.Event()  # set on Ctrl-C: forced waits end at once
 

@@ -20,6 +20,7 @@ from batchdelete import (
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
+    check_ca_environment,
     hookimpl,
     is_loopback_host,
 )
@@ -97,6 +98,8 @@ class HttpxTransport(Transport):
         self.library_version = httpx.__version__
         self.exceptions = exception_map()
         self._owned = client is None
+        if self._owned:
+            check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # what httpx reads
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._client = (
             httpx.Client(follow_redirects=False, limits=limits) if client is None else client

@@ -28,6 +28,7 @@ from batchdelete import (
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
+    check_ca_environment,
     hookimpl,
     is_loopback_host,
 )
@@ -145,6 +146,8 @@ class RequestsTransport(Transport):
             else:
                 self._no_proxy = ""
             if verify is None:
+                first = "REQUESTS_CA_BUNDLE" if os.environ.get("REQUESTS_CA_BUNDLE") else ""
+                check_ca_environment(first or "CURL_CA_BUNDLE")  # the one requests reads
                 verify = (
                     os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
                 )

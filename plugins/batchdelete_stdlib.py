@@ -28,6 +28,7 @@ from batchdelete import (
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
+    check_ca_environment,
     hookimpl,
 )
 from batchdelete.hookspecs import RegisterTransport
@@ -98,6 +99,7 @@ class StdlibTransport(Transport):
         if native is not None:
             raise TypeError("the stdlib transport wraps no native client")
         self.exceptions = exception_map()
+        check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # OpenSSL's defaults
         self._lock = threading.Lock()
         self._idle: dict[str, list[_Connection]] = {}
         self._tls: ssl.SSLContext | None = None

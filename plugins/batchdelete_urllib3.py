@@ -19,6 +19,7 @@ from batchdelete import (
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
+    check_ca_environment,
     hookimpl,
 )
 from batchdelete.hookspecs import RegisterTransport
@@ -102,6 +103,8 @@ class Urllib3Transport(Transport):
         self.library_version = str(getattr(urllib3, "__version__", "0"))
         self.exceptions = exception_map()
         self._owned = pool_manager is None
+        if self._owned:
+            check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # OpenSSL's defaults
         self._pm: urllib3.PoolManager = (
             urllib3.PoolManager(num_pools=10, maxsize=10, retries=False)
             if pool_manager is None

@@ -100,6 +100,9 @@ def test_credentials_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(bd.ConfigurationError, match="ANTHROPIC_API_KEY"):
         bd.Client(transport="urllib3")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "")
+    with pytest.raises(bd.ConfigurationError, match="from ANTHROPIC_API_KEY is empty"):
+        bd.Client(transport="urllib3")
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
     with pytest.raises(bd.ConfigurationError, match="No credentials"):
         bd.Client(transport="urllib3")
     with pytest.raises(bd.ConfigurationError, match="not both"):

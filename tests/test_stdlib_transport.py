@@ -133,7 +133,7 @@ def test_exception_map_covers_the_standard_library() -> None:
         ConnectionResetError(): bd.TransportConnectError,
         BrokenPipeError(): bd.TransportConnectError,
         socket.gaierror(): bd.TransportConnectError,
-        ssl.SSLCertVerificationError(): bd.TransportConnectError,
+        ssl.SSLCertVerificationError(): bd.TransportCertificateError,
         ssl.SSLError(): bd.TransportConnectError,
         OSError(): bd.TransportConnectError,
         zlib.error(): bd.TransportProtocolError,
