@@ -230,6 +230,9 @@ class _Operations(Generic[T]):
 
         Raises `NotFoundError` for an unknown or already deleted id, and
         `BadRequestError` for a batch still in progress (cancel it first).
+        Like the official SDK, this sends any id the wire contract can
+        encode; `delete_batch` and `delete_many` accept only batch ids
+        (`BATCH_ID_PATTERN`) and prove "already gone" before saying so.
         """
         return self._client._delete(
             message_batch_id, self._model, betas, timeout, extra_headers
@@ -360,8 +363,11 @@ class Client(_Operations[DeletedMessageBatch]):
       auth_token: else ANTHROPIC_AUTH_TOKEN; sent as `authorization: Bearer`.
         Exactly one of the two is used; an explicit one wins over the other's
         environment variable, and with neither given the API key is preferred.
+        An empty or blank one is refused, naming where it came from.
       base_url: else ANTHROPIC_BASE_URL (empty counts as unset), else
-        https://api.anthropic.com. A path in it is kept.
+        https://api.anthropic.com. A path in it is kept; one ending in /v1
+        (the paths add it again) is warned about through `warnings` and the
+        "batchdelete" logger.
       api_version: the `anthropic-version` header.
       transport: a name, a `Transport`, or a native requests.Session,
         httpx.Client or urllib3.PoolManager (used as is, never closed here).

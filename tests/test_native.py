@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from pathlib import Path
 
 import httpx
 import pytest
@@ -135,17 +136,19 @@ def test_httpx_mock_transport() -> None:
 
 
 def test_owned_requests_session_reads_environment_once(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import batchdelete_requests
 
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("NO_PROXY", "internal.example,10.0.0.0/8")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corp-ca.pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     transport = batchdelete_requests.RequestsTransport()
     session = transport._session
     assert session.trust_env is False
-    assert session.verify == "/etc/corp-ca.pem"
+    assert session.verify == str(bundle)
     # Changes after construction are not seen: the environment was read once.
     monkeypatch.setenv("HTTPS_PROXY", "http://other.invalid:1")
     assert transport._proxies_for("https://api.anthropic.com") == {
@@ -153,6 +156,8 @@ def test_owned_requests_session_reads_environment_once(
     }
     assert transport._proxies_for("https://svc.internal.example") == {}
     assert transport._proxies_for("https://10.1.2.3:8443") == {}
+    assert transport._proxies_for("https://127.0.0.1:8443") == {}  # loopback: never proxied
+    assert transport._proxies_for("http://localhost") == {}
     explicit = batchdelete_requests.RequestsTransport(proxies={}, verify=True)
     assert explicit._proxies_for("https://api.anthropic.com") == {}
     assert explicit._session.verify is True
