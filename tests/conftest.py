@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import trustme
 
 import batchdelete
 from tests.scriptserver import ScriptServer
@@ -30,6 +32,21 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's credentials, base URL or proxies."""
     for name in ENV_VARS + PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A private certificate authority, trusted by nothing on the machine."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(ca: trustme.CA) -> Iterator[ScriptServer]:
+    """An HTTPS script server on 127.0.0.1 with a certificate from `ca`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    with ScriptServer(tls=context) as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ environment's proxies, and a certificate that fails is said so, once."""
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -260,19 +259,6 @@ def test_clients_for_the_emulator_ignore_proxies_on_every_transport(
 
 
 # -- TLS and CA settings -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_server(ca: trustme.CA) -> Iterator[ScriptServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    with ScriptServer(tls=context) as server:
-        yield server
 
 
 def test_a_failed_certificate_is_named_and_not_retried(

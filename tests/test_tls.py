@@ -5,7 +5,6 @@ and accepted by the user's own client that trusts that CA."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,19 +16,6 @@ import urllib3
 import batchdelete as bd
 from tests.conftest import API_KEY
 from tests.scriptserver import ScriptServer
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_server(ca: trustme.CA) -> Iterator[ScriptServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    with ScriptServer(tls=context) as server:
-        yield server
 
 
 def test_owned_transport_refuses_an_untrusted_certificate(
