@@ -121,8 +121,8 @@ def _credentials(api_key: str | None, auth_token: str | None) -> tuple[str | Non
             )
         return (value, None) if i == 0 else (None, value)
     raise ConfigurationError(
-        "No credentials: pass api_key= or set ANTHROPIC_API_KEY "
-        "(or auth_token= / ANTHROPIC_AUTH_TOKEN)."
+        "No credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the "
+        "environment, or pass api_key= (or auth_token=) to the client."
     )
 
 
@@ -145,7 +145,15 @@ def _v1_hint(base_url: str) -> str | None:
     )
 
 
-def _status_error(raw: RawResponse, attempts: int, note: str) -> APIStatusError:
+ROUTE_MISSING_HINT = (
+    "The batches route itself was not found at this base URL: check it (the API's "
+    "root, such as https://api.anthropic.com, without /v1)."
+)
+
+
+def _status_error(
+    raw: RawResponse, attempts: int, note: str, *, listing: bool = False
+) -> APIStatusError:
     envelope = decode_error(raw.body)
     detail = envelope.error if envelope is not None else None
     error_type = detail.type if detail is not None else None
@@ -161,6 +169,8 @@ def _status_error(raw: RawResponse, attempts: int, note: str) -> APIStatusError:
             f"The server redirected to {location}; batchdelete never follows "
             "redirects (one could carry the API key to another host). Check base_url."
         )
+    elif listing and raw.status == 404:
+        hint = ROUTE_MISSING_HINT
     else:
         hint = cls.hint
     kind = f" ({error_type})" if error_type else ""
@@ -422,6 +432,7 @@ class Client(_Operations[DeletedMessageBatch]):
             log.warning("%s", hint)
             warnings.warn(hint, UserWarning, stacklevel=2)
         self._route_known = False  # the batches route has answered 2xx here
+        self._route_missing: str | None = None  # or why it proved missing
         self._route_lock = threading.Lock()
         headers = {
             "accept": "application/json",
@@ -492,6 +503,8 @@ class Client(_Operations[DeletedMessageBatch]):
         if self._route_known:
             return
         with self._route_lock:
+            if self._route_missing is not None:  # proved once: no request per id
+                raise ConfigurationError(self._route_missing)
             if self._route_known:
                 return
             url = self._prefix[:-1] + "?limit=1"
@@ -502,10 +515,11 @@ class Client(_Operations[DeletedMessageBatch]):
                     "Check the base URL: it is the API's root, such as "
                     "https://api.anthropic.com, without /v1."
                 )
-                raise ConfigurationError(
+                self._route_missing = (
                     f"The batches route {self._prefix[:-1]} answered 404, so a 404 for a "
                     f"batch proves nothing: nothing was deleted. {hint}"
-                ) from exc
+                )
+                raise ConfigurationError(self._route_missing) from exc
             self._route_known = True
 
     # -- the loop ---------------------------------------------------------
@@ -664,7 +678,8 @@ class Client(_Operations[DeletedMessageBatch]):
                         tname,
                         time.monotonic() - start,
                     )
-                error = _status_error(raw, attempt, note)
+                # Only the list route has a query string (ids encode "?" as %3F).
+                error = _status_error(raw, attempt, note, listing="?" in url)
                 retryable = should_retry(raw.status, raw.headers)
                 requested = error.retry_after
             hooks.on_error(method=method, url=url, attempt=attempt, transport=tname, error=error)

@@ -60,7 +60,7 @@ def test_exit_codes(
     env: ScriptServer, capsys: pytest.CaptureFixture[str], reply: Reply, code: int
 ) -> None:
     env.script(reply)
-    assert run(capsys, "delete", "b1")[0] == code
+    assert run(capsys, "delete", "msgbatch_b1")[0] == code
 
 
 def test_connection_failure_exit_code(
@@ -69,16 +69,16 @@ def test_connection_failure_exit_code(
     with ScriptServer() as gone:
         url = gone.url
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    code, _, err = run(capsys, "delete", "b1", "--base-url", url, "--max-retries", "0")
+    code, _, err = run(capsys, "delete", "msgbatch_b1", "--base-url", url, "--max-retries", "0")
     assert code == 7 and "did not complete" in err
 
 
 def test_timeout_and_deadline_flags(env: ScriptServer, capsys: pytest.CaptureFixture[str]) -> None:
     env.script(Reply(delay=3))
-    code, _, err = run(capsys, "delete", "b1", "--timeout", "0.2", "--max-retries", "0")
+    code, _, err = run(capsys, "delete", "msgbatch_b1", "--timeout", "0.2", "--max-retries", "0")
     assert code == 7 and "timed out" in err
     env.script(Reply(delay=3))
-    code, _, err = run(capsys, "delete", "b2", "--deadline", "0.3")
+    code, _, err = run(capsys, "delete", "msgbatch_b2", "--deadline", "0.3")
     assert code == 7
 
 
@@ -86,7 +86,7 @@ def test_betas_and_base_url_flags(env: ScriptServer, capsys: pytest.CaptureFixtu
     code, _, _ = run(
         capsys,
         "delete",
-        "b1",
+        "msgbatch_b1",
         "--beta",
         "message-batches-2024-09-24",
         "--beta",
@@ -97,20 +97,20 @@ def test_betas_and_base_url_flags(env: ScriptServer, capsys: pytest.CaptureFixtu
     assert code == 0
     req = env.requests[0]
     assert req.header("anthropic-beta") == "message-batches-2024-09-24,x-1"
-    assert req.target == "/prefix/v1/messages/batches/b1"
+    assert req.target == "/prefix/v1/messages/batches/msgbatch_b1"
 
 
 def test_configuration_errors(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, _, err = run(capsys, "delete", "b1")
+    code, _, err = run(capsys, "delete", "msgbatch_b1")
     assert code == 3 and "ANTHROPIC_API_KEY" in err
     code, _, err = run(capsys, "delete")
-    assert code == 3 and "No batch ids given" in err
+    assert code == 2 and "no batch ids given" in err
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    code, _, err = run(capsys, "delete", "b1", "--transport", "nope")
+    code, _, err = run(capsys, "delete", "msgbatch_b1", "--transport", "nope")
     assert code == 3 and "Unknown transport 'nope'" in err
-    code, _, err = run(capsys, "delete", "b1", "--base-url", "ftp://x")
+    code, _, err = run(capsys, "delete", "msgbatch_b1", "--base-url", "ftp://x")
     assert code == 3 and "base URL" in err
     assert API_KEY not in err
 
@@ -119,17 +119,17 @@ def test_configuration_errors(
     "argv",
     [
         [],
-        ["delete", "b", "--max-retries", "-1"],
-        ["delete", "b", "--timeout", "0"],
-        ["delete", "b", "--timeout", "abc"],
+        ["delete", "msgbatch_b", "--max-retries", "-1"],
+        ["delete", "msgbatch_b", "--timeout", "0"],
+        ["delete", "msgbatch_b", "--timeout", "abc"],
         ["frobnicate"],
     ],
 )
 def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        cli.main(argv)
-    assert info.value.code == 2
-    assert "usage:" in capsys.readouterr().err
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    [line] = err.splitlines()  # one line, no usage block, no traceback
+    assert line.startswith("batchdelete: ") and "--help' to see the usage." in line
 
 
 def test_transports_listing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,12 +157,14 @@ def test_interrupt_reports_what_was_done(
         return real_wait(*args, **kwargs)
 
     monkeypatch.setattr(concurrent.futures, "wait", wait_then_ctrl_c)
-    code, out, err = run(capsys, "delete", "b1", "b2", "b3", "--concurrency", "1")
+    code, out, err = run(
+        capsys, "delete", "msgbatch_b1", "msgbatch_b2", "msgbatch_b3", "--concurrency", "1"
+    )
     assert code == 130
     # b2 was handed to a worker: it either finished or never started.
     assert err.startswith("batchdelete: interrupted. Done: ")
     done = [r.target.rsplit("/", 1)[-1] for r in env.requests]
-    assert done in (["b1"], ["b1", "b2"])
+    assert done in (["msgbatch_b1"], ["msgbatch_b1", "msgbatch_b2"])
     assert f"Done: {len(done)} ({', '.join(done)}); failed: 0; not done: {3 - len(done)}" in err
     assert out.count("deleted ") == len(done)
 
@@ -188,3 +190,71 @@ def test_module_and_console_script(env: ScriptServer) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("deleted msgbatch_s")
+
+
+def test_internal_error_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchdelete.cli import _commands
+
+    def broken(*args: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_commands, "transports", broken)
+    code, out, err = run(capsys, "transports", "--json")
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith("batchdelete: internal error: RuntimeError: boom.")
+    assert "Traceback" not in err
+    assert json.loads(out) == {
+        "ok": False,
+        "error": "RuntimeError",
+        "message": line.removeprefix("batchdelete: "),
+        "exit_code": 1,
+    }
+
+
+def test_interrupt_outside_a_bulk_run(
+    env: ScriptServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import batchdelete as bd
+
+    def ctrl_c(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bd.Client, "retrieve", ctrl_c)
+    code, out, err = run(capsys, "get", "msgbatch_1", "--json")
+    assert code == 130 and err.startswith("batchdelete: interrupted")
+    assert json.loads(out)["exit_code"] == 130
+
+
+def test_v1_base_url_warning_is_one_line(
+    env: ScriptServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for verbose in ([], ["-v"]):
+        code, _, err = run(capsys, "delete", "msgbatch_1", "--base-url", env.url + "/v1", *verbose)
+        assert code == 0
+        warned = [line for line in err.splitlines() if "ends in /v1" in line]
+        assert len(warned) == 1 and warned[0].startswith("batchdelete: warning: The base URL")
+        assert "UserWarning" not in err
+    assert env.requests[0].target == "/v1/v1/messages/batches/msgbatch_1"
+
+
+def test_ids_are_stripped_checked_and_deduplicated(
+    env: ScriptServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "delete", " msgbatch_1\n", "msgbatch_1", "--concurrency", "1")
+    assert code == 0 and out.count("deleted msgbatch_1 ") == 1
+    assert len(env.requests) == 1
+    for bad in ("msgbatch_1 msgbatch_2", "msgbatch_1,msgbatch_2", "msgbatch_x_y", "msgbatch_"):
+        code, out, err = run(capsys, "delete", "msgbatch_3", bad)
+        assert code == 2 and out == ""
+        assert err.startswith(f"batchdelete: {bad!r} is not a Message Batch id")
+    assert len(env.requests) == 1
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "delete", "--help")
+    assert code == 0 and "--from-file PATH" in out and "commas" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("batchdelete ")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import batchdelete as bd
-from batchdelete.cli._commands import Progress
+from batchdelete.cli._delete import Progress
 from batchdelete.emulator import Emulator
 from tests.test_cli import run
 
@@ -200,6 +199,9 @@ def test_serve_command(tmp_path: Path) -> None:
         first = proc.stdout.readline()
         assert first.startswith("batchdelete emulator listening on http://127.0.0.1:")
         url = first.split()[4]
+        snippet = [proc.stdout.readline().strip() for _ in range(5)]
+        assert snippet[0] == f"export ANTHROPIC_BASE_URL={url}"
+        assert snippet[-1] == "export NO_PROXY=127.0.0.1,localhost"
         with bd.Client(api_key="sk-ant-emulator-0000", base_url=url) as client:
             batches = list(client.list())
         assert len(batches) == 6
@@ -210,15 +212,6 @@ def test_serve_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "emulator stopped." in out
     assert "warning" not in err
-
-
-def test_serve_warns_off_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    from batchdelete.cli import _commands
-
-    assert _commands._is_loopback("127.0.0.1") and _commands._is_loopback("::1")
-    assert _commands._is_loopback("localhost") and not _commands._is_loopback("0.0.0.0")
-    assert not _commands._is_loopback("example.com")
-    assert os.environ.get("ANTHROPIC_API_KEY") is None
 
 
 def test_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -235,3 +228,82 @@ def test_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert "NotFoundError" in rows[3]
     assert out.rstrip().endswith("0 batches left in the emulator; it has stopped.")
     assert threading.active_count() <= before
+
+
+def test_prune_plan_as_json(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    old = api.add_batch("ended", age=3 * 3600).id
+    running = api.add_batch("in_progress", age=2 * 3600).id
+    code, out, _ = run(capsys, "prune", "--older-than", "1h", "--include-running", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(api.batches()) == 2
+    assert [(r["id"], r["status"]) for r in rows[:-1]] == [
+        (running, "would_cancel_and_delete"),
+        (old, "would_delete"),
+    ]
+    assert rows[-1] == {
+        "ok": True,
+        "summary": True,
+        "matched": 2,
+        "looked_at": 2,
+        "running_left_alone": 0,
+        "deleted": 0,
+    }
+    code, out, _ = run(capsys, "prune", "--older-than", "9d", "--json")
+    assert code == 0 and json.loads(out)["matched"] == 0
+
+
+def test_list_table_and_filters(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    old = api.add_batch("ended", age=3 * 3600, requests=2).id
+    running = api.add_batch("in_progress", age=2 * 3600).id
+    code, out, _ = run(capsys, "list")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["ID", "STATUS", "CREATED", "ENDED", "REQUESTS"]
+    assert [line.split()[0] for line in lines[1:3]] == [running, old]
+    assert "2 succeeded" in lines[2] and lines[-1] == "2 of 2 batches listed."
+    code, out, err = run(capsys, "list", "--older-than", "1h")
+    assert code == 0 and out.splitlines()[-1] == "1 of 2 batches match the filters."
+    assert "add --include-running to list them" in err
+    code, out, _ = run(capsys, "list", "--ended-before", "2000-01-01")
+    assert code == 0 and out == "0 of 2 batches match the filters.\n"
+    code, _, err = run(capsys, "list", "--older-than", "soon")
+    assert code == 3 and "Invalid duration" in err
+
+
+def test_get_and_cancel_report_each_batch(
+    api: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ended = api.add_batch("ended").id
+    running = api.add_batch("in_progress").id
+    code, out, err = run(capsys, "get", ended, "msgbatch_0nope0", running, "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 4
+    assert [(r["id"], r["ok"]) for r in rows] == [
+        (ended, True),
+        ("msgbatch_0nope0", False),
+        (running, True),
+    ]
+    assert rows[1]["error"] == "NotFoundError" and rows[1]["exit_code"] == 4
+    assert err.startswith("batchdelete: msgbatch_0nope0: Error code 404")
+    code, out, _ = run(capsys, "cancel", running, ended)
+    assert code == 0
+    assert out.splitlines()[0].startswith(f"{running}  canceling  (cancel requested at ")
+    assert out.splitlines()[1] == f"{ended}  ended  (it had already ended: nothing to cancel)"
+    before = len(api.requests)
+    for command in ("get", "cancel"):
+        code, _, err = run(capsys, command, "msgbatch_ok", "msgbatch_not-ok")
+        assert code == 2 and "'msgbatch_not-ok' is not a Message Batch id" in err
+        code, _, err = run(capsys, command)
+        assert code == 2 and "no batch ids given" in err
+    assert len(api.requests) == before
+
+
+def test_ids_from_stdin_with_a_bom(
+    api: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = api.add_batch("ended").id, api.add_batch("ended").id
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"\ufeff{a}, {b}\r\nnot-an-id\n"))
+    code, _, err = run(capsys, "delete", "--from-file", "-")
+    assert code == 2 and "'not-an-id' on line 2 of standard input" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"\ufeff{a}, {b}\r\n# done\n"))
+    code, out, _ = run(capsys, "delete", "--from-file", "-")
+    assert code == 0 and out.count("deleted ") == 2 and api.batches() == []

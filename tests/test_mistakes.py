@@ -75,6 +75,8 @@ def test_delete_many_with_missing_ok_on_a_wrong_route_reports_no_success(
     assert [o.status for o in outcomes] == ["failed"] * 3
     assert all(isinstance(o.error, bd.ConfigurationError) for o in outcomes)
     assert len(api.batches()) == 3
+    probes = [r for r in api.requests if r.method == "GET"]
+    assert len(probes) == 1  # the missing route is remembered, not probed per id
 
 
 def test_missing_ok_proves_the_route_once_per_client(api: Emulator, transport_name: str) -> None:
@@ -91,9 +93,19 @@ def test_missing_ok_proves_the_route_once_per_client(api: Emulator, transport_na
 
 
 def test_without_missing_ok_a_404_is_not_found_and_nothing_is_probed(api: Emulator) -> None:
-    with client_for(api, "urllib3") as client, pytest.raises(bd.NotFoundError):
+    with client_for(api, "urllib3") as client, pytest.raises(bd.NotFoundError) as info:
         bd.delete_batch(client, "msgbatch_nothere")
     assert [r.method for r in api.requests] == ["DELETE"]
+    assert "Check the batch id" in str(info.value)
+
+
+def test_a_404_from_the_list_route_says_the_route_is_missing(api: Emulator) -> None:
+    with pytest.warns(UserWarning):
+        client = client_for(api, "urllib3", api.base_url + "/v1")
+    with client, pytest.raises(bd.NotFoundError) as info:
+        list(client.list())
+    assert "batches route itself was not found" in str(info.value)
+    assert "Check the batch id" not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -223,6 +235,28 @@ def env_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptServer]:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
             monkeypatch.setenv(name, proxy.url)
         yield proxy
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("api.localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("localhost.example.com", False),
+        ("api.anthropic.com", False),
+        ("", False),
+    ],
+)
+def test_what_counts_as_this_machine(host: str, loopback: bool) -> None:
+    assert bd.is_loopback_host(host) is loopback
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

@@ -29,7 +29,7 @@ def demo(out: TextIO) -> int:
                     (ended, False, "deleted"),
                     (running, True, "canceled, then deleted (--force)"),
                     (limited, False, "deleted after a 429, retried"),
-                    ("msgbatch_never_existed", False, ""),
+                    ("msgbatch_0neverexisted0", False, ""),
                 ):
                     if batch_id == limited:
                         api.inject(status=429, headers=(("retry-after-ms", "100"),), route="delete")

@@ -1,0 +1,223 @@
+"""The argument parser: commands, shared options, checked values."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import NoReturn
+
+from .._client import DEFAULT_API_VERSION
+from .._version import __version__
+from .._workflows import DEFAULT_WAIT_TIMEOUT
+from ._exits import UsageError
+
+__all__ = ["Parser", "build_parser"]
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise `UsageError` instead of printing
+    the usage and exiting, so that the command line reports them its way
+    (one line on stderr, JSON on stdout with --json). Subcommand parsers
+    are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, prog=self.prog)
+
+
+def _number(
+    kind: type[int] | type[float], low: float, high: float, what: str
+) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+SECONDS = _number(float, 1e-3, 1e9, "seconds above 0")
+RETRIES = _number(int, 0, 100, "a whole number from 0 to 100")
+CONCURRENCY = _number(int, 1, 64, "a whole number from 1 to 64")
+PORT = _number(int, 0, 65535, "a port number")
+COUNT = _number(int, 0, 100_000, "a whole number of batches")
+
+
+def _connection() -> Parser:
+    """Options of every command that talks to the API."""
+    common = Parser(add_help=False)
+    group = common.add_argument_group("connection")
+    group.add_argument("--transport", metavar="NAME", help="transport to use (see: transports)")
+    group.add_argument("--base-url", metavar="URL", help="API base URL (ANTHROPIC_BASE_URL)")
+    group.add_argument("--api-version", metavar="V", default=DEFAULT_API_VERSION)
+    group.add_argument(
+        "--beta",
+        action="append",
+        metavar="NAME",
+        dest="betas",
+        help="send this beta in anthropic-beta (repeatable)",
+    )
+    group.add_argument(
+        "--max-retries",
+        type=RETRIES,
+        default=2,
+        metavar="N",
+        help="retries per request (default 2)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=SECONDS,
+        metavar="S",
+        help="connect and read timeout per attempt (default 5 s / 60 s)",
+    )
+    group.add_argument(
+        "--deadline", type=SECONDS, metavar="S", help="overall limit per request, retries included"
+    )
+    output = common.add_argument_group("output")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON on stdout, one object a line (errors too)",
+    )
+    output.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="one line on stderr per HTTP attempt (method, path, status, attempt)",
+    )
+    return common
+
+
+def _work() -> Parser:
+    """Options of the commands that delete many batches."""
+    work = Parser(add_help=False)
+    group = work.add_argument_group("work")
+    group.add_argument(
+        "--wait-timeout",
+        type=SECONDS,
+        default=DEFAULT_WAIT_TIMEOUT,
+        metavar="S",
+        help=f"how long a canceled batch is waited for before it is deleted "
+        f"(default {DEFAULT_WAIT_TIMEOUT:g} s)",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=CONCURRENCY,
+        default=4,
+        metavar="N",
+        help="batches worked on at once (default 4, at most 64)",
+    )
+    return work
+
+
+def _ids(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "ids", nargs="*", metavar="ID", help="message batch ids (msgbatch_ then letters, digits)"
+    )
+    parser.add_argument(
+        "--from-file",
+        metavar="PATH",
+        help="also read ids from PATH ('-': standard input), separated by whitespace, "
+        "commas or newlines; '#' starts a comment, blank lines and a UTF-8 BOM are ignored",
+    )
+
+
+def _filters(parser: argparse.ArgumentParser, *, running: str) -> None:
+    parser.add_argument(
+        "--ended-before",
+        metavar="DATE",
+        help="batches that ended before this ISO 8601 date or time (UTC unless a zone is given)",
+    )
+    parser.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="batches created longer ago than this (30s, 12h, 7d, 2w, 1d12h)",
+    )
+    parser.add_argument("--include-running", action="store_true", help=running)
+
+
+def _serve(commands: argparse._SubParsersAction[Parser]) -> None:
+    serve = commands.add_parser("serve", help="run the local Message Batches API emulator")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=PORT, default=0, help="port (default: a free one)")
+    serve.add_argument("--api-key", metavar="KEY", help="the key it accepts (default: a fixed one)")
+    serve.add_argument(
+        "--seed",
+        type=COUNT,
+        default=0,
+        metavar="N",
+        help="start with N example batches, ids repeatable",
+    )
+    serve.add_argument(
+        "--processing-time",
+        type=SECONDS,
+        default=60.0,
+        metavar="S",
+        help="seconds a new batch stays in progress (default 60)",
+    )
+    serve.add_argument(
+        "--cancel-time",
+        type=SECONDS,
+        default=2.0,
+        metavar="S",
+        help="seconds a canceled batch stays canceling (default 2)",
+    )
+
+
+def _api_commands(commands: argparse._SubParsersAction[Parser]) -> None:
+    common, work = _connection(), _work()
+    delete = commands.add_parser("delete", parents=[common, work], help="delete batches by id")
+    _ids(delete)
+    delete.add_argument(
+        "--force",
+        action="store_true",
+        help="cancel a running batch, wait for it to end, then delete it",
+    )
+    delete.add_argument(
+        "--missing-ok", action="store_true", help="a batch that is already gone counts as done"
+    )
+
+    prune = commands.add_parser(
+        "prune",
+        parents=[common, work],
+        help="delete every batch matching filters (shows them; --yes to delete)",
+    )
+    _filters(prune, running="also running batches that match: cancel them first")
+    prune.add_argument("--yes", action="store_true", help="delete them; without it, only show")
+
+    listing = commands.add_parser(
+        "list",
+        parents=[common],
+        help="list batches (every one, or what prune would select with the same filters)",
+    )
+    _filters(listing, running="with filters, also running batches (as prune would select)")
+
+    get = commands.add_parser("get", parents=[common], help="show batches by id")
+    _ids(get)
+    cancel = commands.add_parser("cancel", parents=[common], help="cancel running batches by id")
+    _ids(cancel)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="batchdelete",
+        description="Delete Anthropic Message Batches. Credentials come from "
+        "ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN), never from the command line.",
+        epilog="Exit codes: 0 done, 1 internal error, 2 usage, 3 configuration, "
+        "4 not found, 5 refused, 6 server error, 7 connection/timeout/TLS, "
+        "8 bad response, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"batchdelete {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _api_commands(commands)
+    transports = commands.add_parser("transports", help="list the transports")
+    transports.add_argument("--json", action="store_true", help="print JSON")
+    _serve(commands)
+    commands.add_parser(
+        "demo", help="delete seeded batches through every transport on the built-in emulator"
+    )
+    return parser

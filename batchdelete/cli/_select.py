@@ -1,0 +1,82 @@
+"""Listing the batches and choosing among them: `prune` and `list` share it."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TextIO
+
+from .._client import Client
+from .._errors import BatchDeleteError
+from .._models import MessageBatch
+from .._workflows import check_prune_filters, parse_duration, parse_moment, select_for_prune
+from ._exits import StepError
+
+__all__ = ["Filters", "Selection", "list_all", "parse_filters", "select"]
+
+LISTING = "Listing the batches failed"
+
+
+@dataclass(frozen=True)
+class Filters:
+    ended_before: datetime | None
+    older_than: timedelta | None
+
+    @property
+    def none(self) -> bool:
+        return self.ended_before is None and self.older_than is None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The batches chosen, the running ones left out (no --include-running),
+    and how many batches were looked at."""
+
+    matched: list[MessageBatch]
+    running: list[MessageBatch]
+    looked_at: int
+
+
+def parse_filters(args: argparse.Namespace, *, required: bool) -> Filters:
+    """The filters given; with `required` (prune), at least one. Checked
+    before any request."""
+    filters = Filters(
+        parse_moment(args.ended_before) if args.ended_before else None,
+        parse_duration(args.older_than) if args.older_than else None,
+    )
+    if required:
+        check_prune_filters(filters.ended_before, filters.older_than)
+    return filters
+
+
+def list_all(client: Client, betas: list[str] | None) -> list[MessageBatch]:
+    """Every batch, all pages; a failure is a `StepError` saying so."""
+    try:
+        return list(client.list(limit=1000, betas=betas))
+    except BatchDeleteError as exc:  # a 404 says the route is missing (the core's hint)
+        raise StepError(LISTING, exc) from exc
+
+
+def select(
+    client: Client, filters: Filters, args: argparse.Namespace, err: TextIO, *, doing: str
+) -> Selection:
+    """Every batch when no filter is given; else what matches every filter,
+    running batches only with --include-running (stderr says how many were
+    left out, and that `doing` them needs the flag)."""
+    batches = list_all(client, args.betas)
+    if filters.none:
+        return Selection(batches, [], len(batches))
+    matched, running = select_for_prune(
+        batches,
+        now=datetime.now(timezone.utc),
+        ended_before=filters.ended_before,
+        older_than=filters.older_than,
+        include_running=args.include_running,
+    )
+    if running:
+        err.write(
+            f"batchdelete: {len(running)} running batch(es) match but are left alone; "
+            f"add --include-running to {doing} them.\n"
+        )
+    return Selection(matched, running, len(batches))
