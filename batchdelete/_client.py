@@ -23,8 +23,12 @@ from ._errors import (
     APITimeoutError,
     ConfigurationError,
     NotFoundError,
+    ResponseTooLargeError,
     TransportCertificateError,
+    TransportConnectError,
     TransportError,
+    TransportProtocolError,
+    TransportResponseTooLargeError,
     TransportTimeoutError,
     mask_userinfo,
     snippet,
@@ -49,6 +53,8 @@ from ._retry import (
 )
 from ._spec import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_ERROR_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
     RequestSpec,
     Timeout,
     batches_url,
@@ -191,7 +197,17 @@ def _status_error(
     )
 
 
-def _connection_error(exc: TransportError, url: str, attempts: int) -> APIConnectionError:
+def _connection_error(exc: TransportError, url: str, attempts: int) -> APIError:
+    if isinstance(exc, TransportResponseTooLargeError):
+        return ResponseTooLargeError(
+            f"The API answered {exc.status or 'with a success'} but {exc} Raise "
+            "max_response_bytes if such a body is expected.",
+            status_code=exc.status,
+            body=b"",
+            headers=exc.headers,
+            request_id=exc.headers.get("request-id"),
+            attempts=attempts,
+        )
     if isinstance(exc, TransportCertificateError):
         host = urlsplit(url).hostname
         return APIConnectionError(
@@ -213,6 +229,27 @@ def _connection_error(exc: TransportError, url: str, attempts: int) -> APIConnec
         "Check the network and base_url, then try again.",
         attempts=attempts,
     )
+
+
+RETRYABLE_TRANSPORT_ERRORS = (TransportConnectError, TransportTimeoutError, TransportProtocolError)
+
+
+def _decode(raw: RawResponse, model: type[R], attempts: int) -> R:
+    """The 2xx body as `model`; anything else is an `APIResponseValidationError`
+    (deep nesting included) showing at most the first 200 bytes."""
+    try:
+        return cast(R, DECODERS[model].decode(raw.body))
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+        what = f"a {model.__name__}" if isinstance(exc, msgspec.ValidationError) else "valid JSON"
+        raise APIResponseValidationError(
+            f"The API answered {raw.status} but the body is not {what} "
+            f"({exc}). Body: {snippet(raw.body)}",
+            status_code=raw.status,
+            body=raw.body,
+            headers=raw.headers,
+            request_id=raw.headers.get("request-id"),
+            attempts=attempts,
+        ) from None
 
 
 class _Operations(Generic[T]):
@@ -388,6 +425,10 @@ class Client(_Operations[DeletedMessageBatch]):
       max_retries: retries after the first attempt (2 by default; 0: none).
       max_retry_wait: the longest wait a server may ask for (retry-after)
         that is slept; a longer one raises at once (60 s by default).
+      max_response_bytes: the largest success body read, once decoded (1 MiB
+        by default; a deleted batch is about 60 bytes, a full list page
+        under 1 MiB); a larger one raises `ResponseTooLargeError`. Error
+        bodies are kept up to 64 KiB.
 
     Thread-safe: one client can serve many threads.
     """
@@ -403,6 +444,7 @@ class Client(_Operations[DeletedMessageBatch]):
         timeout: Timeout | float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         api_key, auth_token = _credentials(api_key, auth_token)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -418,6 +460,15 @@ class Client(_Operations[DeletedMessageBatch]):
                 f"max_retry_wait must be a finite number of seconds, 0 or more, "
                 f"got {max_retry_wait!r}."
             )
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_response_bytes must be an int of 1 or more, got {max_response_bytes!r}."
+            )
+        self._max_response_bytes = max_response_bytes
         if not api_version:
             raise ConfigurationError("api_version must not be empty.")
         self._timeout = Timeout.coerce(timeout)
@@ -436,6 +487,7 @@ class Client(_Operations[DeletedMessageBatch]):
         self._route_lock = threading.Lock()
         headers = {
             "accept": "application/json",
+            "accept-encoding": "gzip, deflate",
             "anthropic-version": check_header("anthropic-version", api_version),
         }
         if api_key is not None:
@@ -562,6 +614,49 @@ class Client(_Operations[DeletedMessageBatch]):
         limits = self._timeout if timeout is None else Timeout.coerce(timeout)
         return self._request(method, url, headers, limits, model)
 
+    def _attempt_spec(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        limits: Timeout,
+        call_end: float | None,
+    ) -> RequestSpec:
+        """The request of one attempt: its timeouts clipped to what is left of
+        the call, and the absolute end of the attempt (attempt limit or call
+        deadline, whichever comes first)."""
+        now = time.monotonic()
+        end = now + limits.attempt
+        timeout = limits
+        if call_end is not None:
+            left = call_end - now
+            end = min(end, call_end)
+            if left < limits.connect or left < limits.read:
+                timeout = Timeout(min(limits.connect, left), min(limits.read, left))
+        return RequestSpec(
+            method,
+            url,
+            headers,
+            timeout,
+            deadline=end,
+            max_body=self._max_response_bytes,
+            max_error_body=min(self._max_response_bytes, DEFAULT_MAX_ERROR_BYTES),
+        )
+
+    def _send(self, spec: RequestSpec) -> RawResponse:
+        """The transport's answer; whatever else it raises becomes a
+        `TransportError` (never retried), so that only batchdelete errors
+        leave a call."""
+        try:
+            return self._transport.send(spec)
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise TransportError(
+                f"the {self._transport.name} transport failed unexpectedly "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+
     def _request(
         self,
         method: str,
@@ -572,32 +667,21 @@ class Client(_Operations[DeletedMessageBatch]):
     ) -> APIResponse[R]:
         if self._closed:
             raise ConfigurationError("This Client is closed; create a new one.")
-        transport = self._transport
-        tname = transport.name
+        tname = self._transport.name
         hooks = self._hooks
-        decoder = DECODERS[model]
         start = time.monotonic()
-        deadline_at = None if limits.deadline is None else start + limits.deadline
-        spec = RequestSpec(method, url, headers, limits)
+        call_end = None if limits.deadline is None else start + limits.deadline
         note = ""
         attempt = 0
         while True:
             attempt += 1
-            remaining = None if deadline_at is None else deadline_at - time.monotonic()
-            if remaining is not None:
-                if remaining <= 0:
-                    raise APITimeoutError(
-                        f"The call's deadline of {limits.deadline:g} s passed before "
-                        f"attempt {attempt}.",
-                        attempts=attempt - 1,
-                    )
-                if remaining < limits.connect or remaining < limits.read:
-                    spec = RequestSpec(
-                        method,
-                        url,
-                        headers,
-                        Timeout(min(limits.connect, remaining), min(limits.read, remaining)),
-                    )
+            if call_end is not None and call_end - time.monotonic() <= 0:
+                raise APITimeoutError(
+                    f"The call's deadline of {limits.deadline:g} s passed before "
+                    f"attempt {attempt}.",
+                    attempts=attempt - 1,
+                )
+            spec = self._attempt_spec(method, url, headers, limits, call_end)
             hooks.on_request(
                 method=method, url=url, headers=headers, attempt=attempt, transport=tname
             )
@@ -605,11 +689,11 @@ class Client(_Operations[DeletedMessageBatch]):
             retryable = True
             cause: TransportError | None = None
             try:
-                raw = transport.send(spec)
+                raw = self._send(spec)
             except TransportError as exc:
                 cause = exc
                 error: APIError = _connection_error(exc, url, attempt)
-                retryable = type(exc) is not TransportError and not isinstance(
+                retryable = isinstance(exc, RETRYABLE_TRANSPORT_ERRORS) and not isinstance(
                     exc, TransportCertificateError
                 )
                 requested = None
@@ -623,6 +707,11 @@ class Client(_Operations[DeletedMessageBatch]):
                         attempt,
                         tname,
                     )
+                if isinstance(error, ResponseTooLargeError):
+                    hooks.on_error(
+                        method=method, url=url, attempt=attempt, transport=tname, error=error
+                    )
+                    raise error from exc
             else:
                 elapsed = time.monotonic() - sent_at
                 request_id = raw.headers.get("request-id")
@@ -649,26 +738,12 @@ class Client(_Operations[DeletedMessageBatch]):
                     )
                 if 200 <= raw.status < 300:
                     try:
-                        data = cast(R, decoder.decode(raw.body))
-                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                        what = (
-                            f"a {model.__name__}"
-                            if isinstance(exc, msgspec.ValidationError)
-                            else "valid JSON"
-                        )
-                        error = APIResponseValidationError(
-                            f"The API answered {raw.status} but the body is not {what} "
-                            f"({exc}). Body: {snippet(raw.body)}",
-                            status_code=raw.status,
-                            body=raw.body,
-                            headers=raw.headers,
-                            request_id=request_id,
-                            attempts=attempt,
-                        )
+                        data = _decode(raw, model, attempt)
+                    except APIResponseValidationError as invalid:
                         hooks.on_error(
-                            method=method, url=url, attempt=attempt, transport=tname, error=error
+                            method=method, url=url, attempt=attempt, transport=tname, error=invalid
                         )
-                        raise error from None
+                        raise
                     return APIResponse(
                         data,
                         raw.status,
@@ -689,7 +764,7 @@ class Client(_Operations[DeletedMessageBatch]):
                 max_retries=self._max_retries,
                 requested=requested,
                 rand=self._random(),
-                remaining=None if deadline_at is None else deadline_at - time.monotonic(),
+                remaining=None if call_end is None else call_end - time.monotonic(),
                 max_wait=self._max_retry_wait,
             )
             if plan.wait is None:

@@ -10,13 +10,15 @@
      │    ├── TransportConnectError    turns it into an APIConnectionError
      │    │    └── TransportCertificateError  TLS verification failed: not retried
      │    ├── TransportTimeoutError
-     │    └── TransportProtocolError
+     │    ├── TransportProtocolError
+     │    └── TransportResponseTooLargeError  a body over the cap: not retried
      └── APIError                      the call did not give the expected result
           ├── APIConnectionError       the request did not complete
           │    └── APITimeoutError
           │         └── CancelTimeoutError   a forced wait for a batch to end ran out *
           ├── APIResponseValidationError  a 2xx whose body is not what the API
-          │                               promises
+          │    │                          promises
+          │    └── ResponseTooLargeError  a 2xx body over max_response_bytes
           └── APIStatusError           a non-2xx status (3xx included)
                ├── BadRequestError            400
                │    └── BatchRunningError     still running, and no force *
@@ -62,11 +64,13 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "ServiceUnavailableError",
     "TransportCertificateError",
     "TransportConnectError",
     "TransportError",
     "TransportProtocolError",
+    "TransportResponseTooLargeError",
     "TransportTimeoutError",
     "UnprocessableEntityError",
     "mask_userinfo",
@@ -132,6 +136,19 @@ class TransportCertificateError(TransportConnectError):
     same certificate would fail again."""
 
 
+class TransportResponseTooLargeError(TransportError):
+    """A success body passed the cap (`RequestSpec.max_body`) once decoded.
+    Not retried: the same answer would come again. `status` and `headers`
+    are those of the response."""
+
+    def __init__(
+        self, message: str, *, status: int = 0, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = dict(headers or {})
+
+
 class TransportTimeoutError(TransportError):
     """Connecting or reading the response took longer than the timeout."""
 
@@ -179,6 +196,11 @@ class APIResponseValidationError(APIError):
         self.status_code = status_code
         self.body = body
         self.headers = headers
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A successful status came with a body larger than `max_response_bytes`
+    (once decoded); it was read no further and the connection was dropped."""
 
 
 class APIStatusError(APIError):

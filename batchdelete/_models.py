@@ -137,5 +137,5 @@ def decode_error(body: bytes) -> ErrorEnvelope | None:
         return None
     try:
         return _error_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None

@@ -26,6 +26,9 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_ATTEMPT_TIMEOUT = 120.0
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+DEFAULT_MAX_ERROR_BYTES = 64 << 10
 SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
 REDACTED = "[redacted]"
 
@@ -59,21 +62,25 @@ def _check_seconds(name: str, value: object, *, optional: bool = False) -> float
 class Timeout(msgspec.Struct, frozen=True):
     """Time limits of a call, in seconds.
 
-    `connect` and `read` apply to each attempt (each HTTP request); `deadline`,
-    when set, bounds the whole call: every attempt and every wait between
-    attempts. A retry that would pass the deadline is not made.
+    `connect` bounds opening a connection and `read` each wait for bytes
+    from the server; `attempt` bounds one HTTP request as a whole, from
+    connecting to the last byte of the body, however slowly the server
+    drips; `deadline`, when set, bounds the whole call: every attempt and
+    every wait between attempts. A retry that would pass the deadline is
+    not made. These are wall-clock limits that every transport keeps.
 
     >>> Timeout(connect=2, read=10)
-    Timeout(connect=2.0, read=10.0, deadline=None)
+    Timeout(connect=2.0, read=10.0, deadline=None, attempt=120.0)
     """
 
     connect: float = DEFAULT_CONNECT_TIMEOUT
     read: float = DEFAULT_READ_TIMEOUT
     deadline: float | None = None
+    attempt: float = DEFAULT_ATTEMPT_TIMEOUT
 
     def __post_init__(self) -> None:
         # Validated once here; normalised to floats.
-        for name in ("connect", "read", "deadline"):
+        for name in ("connect", "read", "deadline", "attempt"):
             value = _check_seconds(name, getattr(self, name), optional=name == "deadline")
             msgspec.structs.force_setattr(self, name, value)
 
@@ -95,7 +102,11 @@ class RequestSpec(msgspec.Struct, frozen=True):
 
     `headers` has lower-case names and values already checked; `timeout`
     gives the connect and read limits of this attempt; `body` is None for a
-    request without one. The repr hides credentials.
+    request without one. `deadline` is when this attempt must be over, on
+    `time.monotonic()`'s clock (None: no bound but the timeouts); the body
+    of a 2xx answer may be at most `max_body` bytes once decoded, and the
+    body of any other answer is kept up to `max_error_body` bytes. The repr
+    hides credentials.
     """
 
     method: str
@@ -103,12 +114,16 @@ class RequestSpec(msgspec.Struct, frozen=True):
     headers: Mapping[str, str]
     timeout: Timeout
     body: bytes | None = None
+    deadline: float | None = None
+    max_body: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_error_body: int = DEFAULT_MAX_ERROR_BYTES
 
     def __repr__(self) -> str:
         return (
             f"RequestSpec(method={self.method!r}, url={self.url!r}, "
             f"headers={redact_headers(self.headers)!r}, timeout={self.timeout!r}, "
-            f"body={self.body!r})"
+            f"body={self.body!r}, deadline={self.deadline!r}, max_body={self.max_body}, "
+            f"max_error_body={self.max_error_body})"
         )
 
 

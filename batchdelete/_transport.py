@@ -82,17 +82,13 @@ def check_ca_environment(*names: str) -> None:
             )
 
 
-def certificate_failure(exc: BaseException) -> BaseException | None:
-    """The `ssl.SSLCertVerificationError` behind a library's exception, if any.
+def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` behind a library's exception, if any.
 
-    Libraries wrap it differently (httpx and httpcore chain it as the cause,
-    urllib3 keeps it as a `reason` or an argument), so the whole chain is
-    searched, a bounded number of steps.
+    Libraries wrap differently (httpx and httpcore chain the cause, urllib3
+    keeps it as a `reason` or an argument), so the whole chain is searched,
+    a bounded number of steps.
     """
-    ssl = sys.modules.get("ssl")
-    if ssl is None:  # TLS never started in this process
-        return None
-    verify_error: type[BaseException] = ssl.SSLCertVerificationError
     todo: list[BaseException] = [exc]
     seen: set[int] = set()
     while todo and len(seen) < 32:
@@ -100,11 +96,19 @@ def certificate_failure(exc: BaseException) -> BaseException | None:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, verify_error):
+        if isinstance(current, kind):
             return current
         linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
         todo.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))
     return None
+
+
+def certificate_failure(exc: BaseException) -> BaseException | None:
+    """The `ssl.SSLCertVerificationError` behind a library's exception, if any."""
+    ssl = sys.modules.get("ssl")
+    if ssl is None:  # TLS never started in this process
+        return None
+    return _find_in_chain(exc, ssl.SSLCertVerificationError)
 
 
 class Transport:
@@ -115,7 +119,25 @@ class Transport:
 
     - `send()` sends exactly the method, URL, headers and body of the spec,
       with the spec's connect and read timeouts, and returns the status,
-      headers and the complete body, whatever the status.
+      headers and the body, whatever the status.
+    - It ends by `spec.deadline` (a `time.monotonic()` value) whatever the
+      server does (silence, a drip of bytes in the head or the body, endless
+      interim answers, an endless body), raising `TransportTimeoutError`.
+      `batchdelete.guards.deadline_scope` with `DeadlineSocket` or
+      `deadline_tls` does it for libraries on the standard library's sockets.
+    - It reads the body incrementally, as raw (still encoded) bytes, into a
+      `batchdelete.guards.BodyReader`, which decodes gzip and deflate under
+      the caps: a 2xx body over `spec.max_body` raises
+      `TransportResponseTooLargeError`; an error body is cut at
+      `spec.max_error_body`. A connection whose body was not read to its end
+      is discarded, never reused.
+    - It refuses malformed framing at once (`TransportProtocolError`): an
+      invalid status line or chunk size, a header line without a colon, a
+      control byte in a header value, a negative or conflicting
+      content-length. Libraries on http.client get this from
+      `batchdelete.guards.StrictHTTPResponse`.
+    - After `os.fork()`, a transport that owns its connections starts with
+      none in the child, leaving the parent's sockets alone.
     - It never raises on an HTTP status, never retries (the library's own
       retries are off) and never follows a redirect: a 3xx is returned.
     - It reuses connections (keep-alive) and is safe to call from several
@@ -150,6 +172,14 @@ class Transport:
         if failure is not None:
             detail = getattr(failure, "verify_message", None) or str(failure)
             return TransportCertificateError(str(detail))
+        guards = sys.modules.get("batchdelete.guards")
+        if guards is not None:
+            found = _find_in_chain(exc, guards.TransportResponseTooLargeError)
+            if found is not None:
+                return found  # type: ignore[return-value]
+            found = _find_in_chain(exc, guards.ProtocolViolationError)
+            if found is not None:
+                return TransportProtocolError(f"The response is malformed: {found}.")
         for cls in type(exc).__mro__:
             target = self.exceptions.get(cls)
             if target is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import pytest
@@ -44,8 +45,11 @@ def test_spec_given_to_the_transport() -> None:
     assert spec.method == "DELETE" and spec.body is None
     assert spec.url == "https://example.test/v1/messages/batches/b"
     assert spec.timeout == bd.Timeout(connect=1, read=2)
+    assert spec.deadline is not None and spec.deadline - time.monotonic() <= 120
+    assert (spec.max_body, spec.max_error_body) == (1 << 20, 64 << 10)
     assert dict(spec.headers) == {
         "accept": "application/json",
+        "accept-encoding": "gzip, deflate",
         "anthropic-version": "2023-06-01",
         "x-api-key": "k",
         "user-agent": spec.headers["user-agent"],

@@ -75,7 +75,7 @@ def test_translate_uses_the_most_specific_class() -> None:
     t.close()
 
 
-def test_unmapped_exception_propagates_unchanged() -> None:
+def test_unmapped_exception_becomes_a_transport_error_that_is_not_retried() -> None:
     class Boom(Exception):
         pass
 
@@ -92,5 +92,9 @@ def test_unmapped_exception_propagates_unchanged() -> None:
                 raise mapped from exc
 
     client = bd.Client(api_key="k", transport=Exploding())
-    with pytest.raises(Boom):
+    with pytest.raises(bd.APIConnectionError) as info:
         client.delete("msgbatch_1")
+    assert info.value.attempts == 1  # a bug on our side is not retried blindly
+    assert isinstance(info.value.__cause__, bd.TransportError)
+    assert isinstance(info.value.__cause__.__cause__, Boom)
+    assert "Boom: library bug" in str(info.value)

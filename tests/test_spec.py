@@ -11,7 +11,10 @@ from batchdelete._spec import batches_url, beta_header, encode_batch_id
 def test_timeout_value_object() -> None:
     t = bd.Timeout()
     assert (t.connect, t.read, t.deadline) == (5.0, 60.0, None)
-    assert repr(bd.Timeout(connect=2, read=10)) == "Timeout(connect=2.0, read=10.0, deadline=None)"
+    assert (
+        repr(bd.Timeout(connect=2, read=10))
+        == "Timeout(connect=2.0, read=10.0, deadline=None, attempt=120.0)"
+    )
     both = bd.Timeout.coerce(3)
     assert (both.connect, both.read, both.deadline) == (3.0, 3.0, None)
     assert bd.Timeout.coerce(t) is t

@@ -1,0 +1,357 @@
+"""The limits every transport keeps, whatever the server does; public, for
+transport authors.
+
+- **The deadline.** The client gives each attempt an absolute deadline
+  (`RequestSpec.deadline`, on `time.monotonic()`'s clock). A read timeout
+  bounds one socket read, so a server that drips a byte per read would
+  hold a request open for ever; here every read, write and TLS handshake
+  gets the time that is left (`deadline_scope` sets it for the thread,
+  `DeadlineSocket` and `deadline_tls` apply it to the sockets of libraries
+  built on the standard library's sockets). When it has passed, the read
+  raises `TimeoutError` (`socket.timeout`), which every library already
+  maps to its read timeout.
+- **Strict framing.** `StrictHTTPResponse` is `http.client`'s own parser
+  (used by urllib3, requests and the stdlib transport) with its lenient
+  corners closed: a status that is not exactly three digits, a chunk size
+  that is not plain hex (http.client takes `-1`, `+5`, `0x5` or `5_0` and
+  then waits for bytes that never come), header lines it could not parse,
+  control bytes in header values, negative or conflicting content-length,
+  and a transfer-encoding other than chunked are refused as soon as they
+  are read.
+- **Bounded memory.** `BodyReader` takes the raw (still encoded) body in
+  pieces and decodes gzip and deflate itself with `zlib`'s `max_length`,
+  so a decompression bomb costs at most the cap: a success body over
+  `RequestSpec.max_body` raises `TransportResponseTooLargeError`; an error
+  body is kept up to `RequestSpec.max_error_body` and then cut short.
+  Libraries decode content incrementally but not all of them bound one
+  step's output (httpx inflates a whole network chunk at once), hence one
+  decoder here for every transport.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from ._errors import TransportProtocolError, TransportResponseTooLargeError
+from ._spec import DEFAULT_MAX_ERROR_BYTES, DEFAULT_MAX_RESPONSE_BYTES
+
+__all__ = [
+    "DEFAULT_MAX_ERROR_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "BodyReader",
+    "DeadlineSocket",
+    "ProtocolViolationError",
+    "StrictHTTPResponse",
+    "TransportResponseTooLargeError",
+    "deadline_scope",
+    "deadline_tls",
+    "time_left",
+]
+
+READ_SIZE = 65536
+
+
+class ProtocolViolationError(http.client.HTTPException):
+    """The server broke HTTP/1.1 framing. An `http.client.HTTPException`,
+    so that libraries built on http.client report it as their protocol
+    error; `Transport.translate` finds it in any chain."""
+
+
+# -- the deadline ------------------------------------------------------------
+
+_local = threading.local()
+
+
+@contextmanager
+def deadline_scope(deadline: float | None) -> Iterator[None]:
+    """Within the block, this thread's socket operations end by `deadline`
+    (a `time.monotonic()` value; None: no deadline)."""
+    previous = getattr(_local, "deadline", None)
+    _local.deadline = deadline
+    try:
+        yield
+    finally:
+        _local.deadline = previous
+
+
+def time_left(limit: float | None = None) -> float | None:
+    """Seconds left before this thread's deadline, at most `limit` (None:
+    no bound at all); `TimeoutError` once it has passed."""
+    deadline: float | None = getattr(_local, "deadline", None)
+    if deadline is None:
+        return limit
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the request's deadline passed")
+    return left if limit is None or left < limit else limit
+
+
+class _Clamped:
+    """Socket methods that block, each given the time left (mixed into a
+    socket class; the timeout set by the library is the upper bound)."""
+
+    _library_timeout: float | None = None
+
+    def settimeout(self, value: float | None) -> None:
+        self._library_timeout = value
+        super().settimeout(value)  # type: ignore[misc]
+
+    def _clamp(self) -> None:
+        if getattr(_local, "deadline", None) is not None:
+            super().settimeout(time_left(self._library_timeout))  # type: ignore[misc]
+
+    def recv(self, *args: Any) -> bytes:
+        self._clamp()
+        return super().recv(*args)  # type: ignore[misc, no-any-return]
+
+    def recv_into(self, *args: Any) -> int:
+        self._clamp()
+        return super().recv_into(*args)  # type: ignore[misc, no-any-return]
+
+    def send(self, *args: Any) -> int:
+        self._clamp()
+        return super().send(*args)  # type: ignore[misc, no-any-return]
+
+    def sendall(self, *args: Any) -> None:
+        self._clamp()
+        super().sendall(*args)  # type: ignore[misc]
+
+
+class DeadlineSocket(_Clamped, socket.socket):
+    """A socket whose blocking calls end by the thread's deadline."""
+
+    @classmethod
+    def adopt(cls, sock: socket.socket) -> DeadlineSocket:
+        """The same connection (same file descriptor) as a `DeadlineSocket`."""
+        if isinstance(sock, cls):
+            return sock
+        timeout = sock.gettimeout()
+        adopted = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        adopted.settimeout(timeout)
+        return adopted
+
+
+_tls_class: type[Any] | None = None
+
+
+def deadline_tls(context: Any) -> Any:
+    """`context` (an `ssl.SSLContext`), its sockets now keeping the deadline
+    too (reads, writes and the handshake). Returns the context."""
+    global _tls_class
+    if _tls_class is None:
+        import ssl
+
+        class DeadlineSSLSocket(_Clamped, ssl.SSLSocket):
+            def read(self, *args: Any) -> Any:
+                self._clamp()
+                return super().read(*args)
+
+            def write(self, *args: Any) -> int:
+                self._clamp()
+                return super().write(*args)
+
+            def do_handshake(self, *args: Any) -> None:
+                self._clamp()
+                super().do_handshake(*args)
+
+        _tls_class = DeadlineSSLSocket
+    context.sslsocket_class = _tls_class
+    return context
+
+
+# -- strict framing on http.client ----------------------------------------------
+
+_STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_MAX_LINE = 65536
+
+
+class StrictHTTPResponse(http.client.HTTPResponse):
+    """http.client's response parser, refusing at once what it would let by.
+
+    Set it as `response_class` of an `http.client.HTTPConnection` (urllib3's
+    connections are ones too).
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        line = self.fp.readline(_MAX_LINE + 1)
+        if not line:
+            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+        match = _STATUS_LINE.fullmatch(line)
+        if match is None:
+            raise ProtocolViolationError(f"invalid status line {line[:80]!r}")
+        reason = (match.group(3) or b"").decode("iso-8859-1")
+        return match.group(1).decode(), int(match.group(2)), reason
+
+    def begin(self) -> None:
+        super().begin()
+        problem = _head_problem(self.msg)
+        if problem is not None:
+            self.close()
+            raise ProtocolViolationError(problem)
+
+    def _read_next_chunk_size(self) -> int:
+        line = self.fp.readline(_MAX_LINE + 1)
+        match = _CHUNK_SIZE.fullmatch(line)
+        if match is None:
+            self._close_conn()  # type: ignore[attr-defined]
+            # http.client turns a ValueError here into IncompleteRead.
+            raise ValueError(f"invalid chunk size line {line[:40]!r}")
+        return int(match.group(1), 16)
+
+
+def _head_problem(msg: http.client.HTTPMessage) -> str | None:
+    """Why a parsed response head is malformed, or None if it is not."""
+    if msg.defects:
+        return f"malformed response head ({type(msg.defects[0]).__name__})"
+    for name, value in msg.items():
+        if _BAD_VALUE.search(value):
+            return f"control character in the value of the {name} header"
+    lengths = msg.get_all("content-length") or []
+    encodings = msg.get_all("transfer-encoding") or []
+    if encodings:
+        if lengths:
+            return "both transfer-encoding and content-length"
+        if len(encodings) > 1 or encodings[0].strip().lower() != "chunked":
+            return f"unsupported transfer-encoding {', '.join(encodings)!r}"
+    values = {v.strip() for v in lengths}
+    if len(values) > 1:
+        return f"conflicting content-length values {sorted(values)}"
+    if values and not _DIGITS.fullmatch(next(iter(values))):
+        return f"invalid content-length {lengths[0]!r}"
+    return None
+
+
+# -- bounded bodies ------------------------------------------------------------------
+
+
+class BodyReader:
+    """Collects a response body from raw pieces, decoding its
+    content-encoding (identity, gzip, deflate) under a cap.
+
+    `feed()` returns False once no more should be read: an error body
+    reached `max_error_body` (kept, cut short). A success body that passes
+    `max_body` raises `TransportResponseTooLargeError`. Call `finish()` at
+    the end of the raw body. `complete` is False when reading stopped early:
+    the connection then holds unread bytes and must not be reused.
+    """
+
+    def __init__(
+        self, status: int, headers: Mapping[str, str], *, max_body: int, max_error_body: int
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.success = 200 <= status < 300
+        self.cap = max_body if self.success else max_error_body
+        self.complete = True
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._fed = False
+        self._members = 0
+        self._trailing = False
+        self._encoding = headers.get("content-encoding", "").strip().lower()
+        self._decoder: Any = None
+        if self._encoding in ("gzip", "x-gzip"):
+            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._encoding == "deflate":
+            self._decoder = _Deflate()
+        elif self._encoding not in ("", "identity"):
+            raise TransportProtocolError(
+                f"The server sent content-encoding {self._encoding!r}, which was not "
+                "asked for (accept-encoding: gzip, deflate)."
+            )
+
+    def feed(self, raw: bytes) -> bool:
+        """Take the next raw piece; False when reading should stop."""
+        if not raw or self._trailing:
+            return True
+        self._fed = True
+        if self._decoder is None:
+            return self._add(raw)
+        while raw:
+            room = self.cap - self._size + 1  # one byte more tells "over the cap"
+            try:
+                out = self._decoder.decompress(raw, room)
+            except zlib.error as exc:
+                if self._members:  # junk after a complete gzip member: ignored, as urllib3 does
+                    self._trailing = True
+                    return True
+                raise TransportProtocolError(
+                    f"The response body is not valid {self._encoding} data: {exc}."
+                ) from exc
+            if not self._add(out):
+                return False
+            raw = self._decoder.unconsumed_tail
+            if not raw and self._decoder.eof and self._decoder.unused_data:
+                raw = bytes(self._decoder.unused_data)  # gzip allows several members
+                self._members += 1
+                self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return True
+
+    def finish(self) -> bytes:
+        """The body, once the raw body has ended."""
+        ended = self._trailing or self._decoder is None or self._decoder.eof
+        if self.complete and self._fed and not ended:
+            raise TransportProtocolError(
+                f"The response body ends in the middle of its {self._encoding} data."
+            )
+        return b"".join(self._parts)
+
+    def _add(self, data: bytes) -> bool:
+        if not data:
+            return True
+        self._size += len(data)
+        if self._size > self.cap:
+            self.complete = False
+            if self.success:
+                raise TransportResponseTooLargeError(
+                    f"The response body is larger than max_response_bytes ({self.cap:,} "
+                    "bytes once decoded); it was read no further.",
+                    status=self.status,
+                    headers=self.headers,
+                )
+            self._parts.append(data[: len(data) - (self._size - self.cap)])
+            return False
+        self._parts.append(data)
+        return True
+
+
+class _Deflate:
+    """`deflate` as servers send it: zlib-wrapped, or (wrongly, but often)
+    raw; decided on the first bytes, as browsers and urllib3 do."""
+
+    def __init__(self) -> None:
+        self._inner: Any = None
+        self._first = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._inner is None:
+            self._first += data
+            if len(self._first) < 2:
+                return b""
+            data, self._first = self._first, b""
+            zlib_header = (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._inner = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+        return bytes(self._inner.decompress(data, max_length))
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return bytes(self._inner.unconsumed_tail) if self._inner is not None else b""
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._inner is not None and self._inner.eof)
+
+    @property
+    def unused_data(self) -> bytes:
+        return b""  # deflate has one stream; trailing bytes are ignored
