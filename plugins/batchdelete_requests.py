@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
+import threading
 import urllib.request
+import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from batchdelete import (
@@ -32,7 +35,9 @@ from batchdelete import (
     hookimpl,
     is_loopback_host,
 )
+from batchdelete.guards import deadline_scope
 from batchdelete.hookspecs import RegisterTransport
+from batchdelete_urllib3 import read_body, strict_pool_classes, tls_context
 
 if TYPE_CHECKING:
     import requests
@@ -126,7 +131,6 @@ class RequestsTransport(Transport):
         verify: bool | str | None = None,
     ) -> None:
         import requests
-        from requests.adapters import HTTPAdapter
 
         self.library_version = requests.__version__
         self.exceptions = exception_map()
@@ -135,9 +139,6 @@ class RequestsTransport(Transport):
         if session is None:
             session = requests.Session()
             session.trust_env = False
-            adapter = HTTPAdapter(pool_connections=10, pool_maxsize=10, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
             self._env_proxies = proxies is None
             if proxies is None:  # the environment, read once
                 found = urllib.request.getproxies_environment()
@@ -152,6 +153,10 @@ class RequestsTransport(Transport):
                     os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
                 )
             session.verify = verify
+            adapter = _strict_adapter(verify)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _OWNED.add(self)
         self._session = session
         self._proxies = dict(proxies or {})
         self._proxy_cache: dict[str, dict[str, str]] = {}
@@ -176,23 +181,87 @@ class RequestsTransport(Transport):
             scheme, _, rest = spec.url.partition("://")
             proxies = self._proxies_for(f"{scheme}://{rest.partition('/')[0]}")
         try:
-            response = self._session.request(
-                spec.method,
-                spec.url,
-                headers=dict(spec.headers),
-                data=spec.body,
-                timeout=(spec.timeout.connect, spec.timeout.read),
-                allow_redirects=False,
-                proxies=proxies,
-            )
+            with deadline_scope(spec.deadline):
+                response = self._session.request(
+                    spec.method,
+                    spec.url,
+                    headers=dict(spec.headers),
+                    data=spec.body,
+                    timeout=(spec.timeout.connect, spec.timeout.read),
+                    allow_redirects=False,
+                    proxies=proxies,
+                    stream=True,
+                )
+                return read_body(spec, response.raw)
+        except TransportError:
+            raise
         except Exception as exc:
             mapped = self.translate(exc)
             if mapped is None:
                 raise
             raise mapped from exc
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        return RawResponse(response.status_code, headers, response.content)
+
+    def _after_fork(self) -> None:
+        """In a forked child: new pools for the owned adapters; the parent's
+        connections are left alone (not closed)."""
+        from requests.adapters import HTTPAdapter
+
+        for adapter in self._session.adapters.values():  # all ours: the session is ours
+            if isinstance(adapter, HTTPAdapter):
+                adapter.proxy_manager = {}
+                adapter.init_poolmanager(10, 10)
 
     def close(self) -> None:
         if self._owned:
             self._session.close()
+
+
+def _strict_adapter(verify: bool | str) -> requests.adapters.HTTPAdapter:
+    """An adapter whose urllib3 pools parse strictly and keep the deadline on
+    every socket call (the urllib3 transport's classes), with one TLS
+    context, made at the first HTTPS request, trusting what `verify` names
+    (certifi's bundle for True, as requests does)."""
+    from requests.adapters import HTTPAdapter
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+    class StrictAdapter(HTTPAdapter):
+        _context: ssl.SSLContext | None = None
+        _lock = threading.Lock()
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = strict_pool_classes()
+
+        def build_connection_pool_key_attributes(
+            self, request: Any, verify: Any, cert: Any = None
+        ) -> Any:
+            host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+            if verify is not False and str(request.url).lower().startswith("https:"):
+                extra: dict[str, Any] = cast("dict[str, Any]", pool)  # keys the stubs lack
+                extra["ssl_context"] = self._tls()
+                extra.pop("ca_certs", None)  # already in the context
+                extra.pop("ca_cert_dir", None)
+            return host, pool
+
+        def _tls(self) -> ssl.SSLContext:
+            with self._lock:
+                if self._context is None:
+                    where = DEFAULT_CA_BUNDLE_PATH if verify is True else str(verify)
+                    folder = os.path.isdir(where)
+                    self._context = tls_context(
+                        None if folder else where, where if folder else None
+                    )
+                return self._context
+
+    return StrictAdapter(pool_connections=10, pool_maxsize=10, max_retries=0)
+
+
+_OWNED: weakref.WeakSet[RequestsTransport] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for transport in list(_OWNED):
+        transport._after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

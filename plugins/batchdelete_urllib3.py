@@ -2,12 +2,24 @@
 
 Registered through the `batchdelete` entry-point group like any third-party
 plugin. urllib3 is imported only when a transport is built.
+
+urllib3 parses responses with http.client, so its own pools get the core's
+guards: `StrictHTTPResponse` as the connections' response class (malformed
+framing refused at once, chunk sizes included, since urllib3's `read()`
+goes through http.client), `DeadlineSocket` and a deadline-keeping TLS
+context (every socket call ends by the request's deadline), and bodies read
+raw (`decode_content=False`) into a `BodyReader` (urllib3 < 2.6 inflates a
+whole network read at once).
 """
 
 from __future__ import annotations
 
 import functools
 import http.client
+import os
+import socket
+import ssl
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +33,15 @@ from batchdelete import (
     TransportTimeoutError,
     check_ca_environment,
     hookimpl,
+)
+from batchdelete.guards import (
+    READ_SIZE,
+    BodyReader,
+    DeadlineSocket,
+    StrictHTTPResponse,
+    deadline_scope,
+    deadline_tls,
+    time_left,
 )
 from batchdelete.hookspecs import RegisterTransport
 
@@ -90,10 +111,69 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
     }
 
 
+@functools.cache
+def strict_pool_classes() -> dict[str, type[urllib3.HTTPConnectionPool]]:
+    """urllib3's pools, with connections that keep the request's deadline on
+    every socket call (`DeadlineSocket`) and parse responses strictly
+    (`StrictHTTPResponse`, urllib3 reading them through http.client). For a
+    `PoolManager.pool_classes_by_scheme`; the requests transport uses it too."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class Connection(HTTPConnection):
+        response_class = StrictHTTPResponse
+
+        def _new_conn(self) -> socket.socket:
+            return DeadlineSocket.adopt(super()._new_conn())
+
+    class TLSConnection(HTTPSConnection):
+        response_class = StrictHTTPResponse
+
+        def _new_conn(self) -> socket.socket:
+            return DeadlineSocket.adopt(super()._new_conn())
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Connection
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = TLSConnection
+
+    return {"http": Pool, "https": TLSPool}
+
+
+def read_body(spec: RequestSpec, response: urllib3.BaseHTTPResponse) -> RawResponse:
+    """The response, its raw body read in pieces into a `BodyReader` (the
+    caps, gzip and deflate), by the deadline; the connection is dropped
+    unless the body was read to its end. Shared with the requests transport."""
+    headers: Mapping[str, str] = {k.lower(): v for k, v in response.headers.itermerged()}
+    reader = BodyReader(
+        response.status, headers, max_body=spec.max_body, max_error_body=spec.max_error_body
+    )
+    complete = False
+    try:
+        while True:
+            time_left()  # a user's own pool has no deadline sockets: check between reads
+            piece = response.read(READ_SIZE, decode_content=False)
+            if not piece:
+                complete = True
+                break
+            if not reader.feed(piece):
+                break
+        body = reader.finish()
+    finally:
+        if not complete:
+            response.close()  # unread bytes: the connection must not be reused
+        response.release_conn()
+    return RawResponse(response.status, headers, body)
+
+
 class Urllib3Transport(Transport):
     """Sends through a `urllib3.PoolManager`: its own (retries and redirects
-    off, TLS verified), or the one passed in, used as it is and not closed.
-    Thread-safe, as PoolManager is."""
+    off, TLS verified, strict parsing and the deadline on every socket
+    call), or the one passed in, used as it is and not closed (the caps and
+    a deadline check between reads still apply; its sockets are its own).
+    Thread-safe, as PoolManager is; after `os.fork()` an owned transport
+    starts over with new pools in the child."""
 
     name = NAME
 
@@ -106,9 +186,7 @@ class Urllib3Transport(Transport):
         if self._owned:
             check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # OpenSSL's defaults
         self._pm: urllib3.PoolManager = (
-            urllib3.PoolManager(num_pools=10, maxsize=10, retries=False)
-            if pool_manager is None
-            else pool_manager
+            self._new_manager() if pool_manager is None else pool_manager
         )
         # One timeout object per distinct pair of limits (few: deadlines vary them).
         self._timeout = functools.lru_cache(maxsize=32)(
@@ -120,7 +198,21 @@ class Urllib3Transport(Transport):
         self._direct = not isinstance(self._pm, urllib3.ProxyManager)
         self._pools: dict[str, urllib3.HTTPConnectionPool] = {}
         self._closed_pool = urllib3.exceptions.ClosedPoolError
-        self._create_context = urllib3.util.ssl_.create_urllib3_context
+        if self._owned:
+            _OWNED.add(self)
+
+    def _new_manager(self) -> urllib3.PoolManager:
+        import urllib3
+
+        manager = urllib3.PoolManager(num_pools=10, maxsize=10, retries=False)
+        manager.pool_classes_by_scheme = strict_pool_classes()
+        return manager
+
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's pools (their sockets are
+        the parent's), without closing them."""
+        self._pools = {}
+        self._pm = self._new_manager()
 
     def _pool(self, origin: str) -> urllib3.HTTPConnectionPool:
         if (
@@ -131,9 +223,7 @@ class Urllib3Transport(Transport):
             # Without one, urllib3 builds a context and loads the CA bundle for
             # every new TLS connection; one shared context does it once, when
             # the first HTTPS pool is made. Verification stays on.
-            context = self._create_context()
-            context.load_default_certs()
-            self._pm.connection_pool_kw["ssl_context"] = context
+            self._pm.connection_pool_kw["ssl_context"] = tls_context()
         return self._pm.connection_from_url(origin)
 
     def _urlopen(self, spec: RequestSpec) -> urllib3.BaseHTTPResponse:
@@ -143,7 +233,8 @@ class Urllib3Transport(Transport):
             "retries": False,
             "redirect": False,
             "timeout": self._timeout(spec.timeout.connect, spec.timeout.read),
-            "preload_content": True,
+            "preload_content": False,
+            "decode_content": False,
         }
         url = spec.url
         if not self._direct:
@@ -164,14 +255,15 @@ class Urllib3Transport(Transport):
 
     def send(self, spec: RequestSpec) -> RawResponse:
         try:
-            response = self._urlopen(spec)
+            with deadline_scope(spec.deadline):
+                return read_body(spec, self._urlopen(spec))
+        except TransportError:
+            raise
         except Exception as exc:
             mapped = self._mapped(exc)
             if mapped is None:
                 raise
             raise mapped from exc
-        headers: Mapping[str, str] = {k.lower(): v for k, v in response.headers.itermerged()}
-        return RawResponse(response.status, headers, response.data)
 
     def _mapped(self, exc: Exception) -> TransportError | None:
         # A MaxRetryError (a user's pool with retries on) says more by its reason.
@@ -184,3 +276,29 @@ class Urllib3Transport(Transport):
         self._pools.clear()
         if self._owned:
             self._pm.clear()
+
+
+def tls_context(cafile: str | None = None, capath: str | None = None) -> ssl.SSLContext:
+    """A TLS context for all of a transport's connections (loading the CA
+    bundle costs ~40 ms; urllib3 would do it per connection): verification
+    on, the system's CAs (or `cafile`/`capath`), its sockets keeping the
+    deadline."""
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context()
+    if cafile or capath:
+        context.load_verify_locations(cafile=cafile, capath=capath)
+    else:
+        context.load_default_certs()
+    return deadline_tls(context)  # type: ignore[no-any-return]
+
+
+_OWNED: weakref.WeakSet[Urllib3Transport] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for transport in list(_OWNED):
+        transport._after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
