@@ -627,12 +627,12 @@ class Client(_Operations[DeletedMessageBatch]):
         deadline, whichever comes first)."""
         now = time.monotonic()
         end = now + limits.attempt
-        timeout = limits
         if call_end is not None:
-            left = call_end - now
             end = min(end, call_end)
-            if left < limits.connect or left < limits.read:
-                timeout = Timeout(min(limits.connect, left), min(limits.read, left))
+        left = end - now
+        timeout = limits
+        if left < limits.connect or left < limits.read:
+            timeout = Timeout(min(limits.connect, left), min(limits.read, left))
         return RequestSpec(
             method,
             url,

@@ -171,6 +171,13 @@ def check_header(name: str, value: object, *, secret: bool = False) -> str:
     if not value.isascii():
         shown = "" if secret else f": {value!r}"
         raise ConfigurationError(f"The {name} header value must be ASCII{shown}.")
+    if value != value.strip(" ") or not value:
+        # HTTP drops surrounding spaces (and h11 refuses to send them): what
+        # was asked could not be sent exactly, and a key with spaces is a slip.
+        shown = "" if secret else f": {value!r}"
+        raise ConfigurationError(
+            f"The {name} header value must not be empty or start or end with a space{shown}."
+        )
     return value
 
 

@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "TransportResponseTooLargeError",
     "deadline_scope",
     "deadline_tls",
+    "head_problem",
     "time_left",
 ]
 
@@ -195,7 +196,10 @@ class StrictHTTPResponse(http.client.HTTPResponse):
 
     def begin(self) -> None:
         super().begin()
-        problem = _head_problem(self.msg)
+        if self.msg.defects:
+            problem: str | None = f"malformed response head ({type(self.msg.defects[0]).__name__})"
+        else:
+            problem = head_problem(self.msg.items())
         if problem is not None:
             self.close()
             raise ProtocolViolationError(problem)
@@ -210,15 +214,21 @@ class StrictHTTPResponse(http.client.HTTPResponse):
         return int(match.group(1), 16)
 
 
-def _head_problem(msg: http.client.HTTPMessage) -> str | None:
-    """Why a parsed response head is malformed, or None if it is not."""
-    if msg.defects:
-        return f"malformed response head ({type(msg.defects[0]).__name__})"
-    for name, value in msg.items():
+def head_problem(items: Iterable[tuple[str, str]]) -> str | None:
+    """Why a response head, as parsed by a library (every header line, in
+    order, repeats included), is malformed; None if it is not: a control
+    byte in a value, a transfer-encoding other than chunked or with a
+    content-length, a content-length that is not one non-negative number."""
+    lengths: list[str] = []
+    encodings: list[str] = []
+    for name, value in items:
         if _BAD_VALUE.search(value):
             return f"control character in the value of the {name} header"
-    lengths = msg.get_all("content-length") or []
-    encodings = msg.get_all("transfer-encoding") or []
+        lowered = name.lower()
+        if lowered == "content-length":
+            lengths.append(value)
+        elif lowered == "transfer-encoding":
+            encodings.append(value)
     if encodings:
         if lengths:
             return "both transfer-encoding and content-length"
