@@ -4,12 +4,49 @@ Registered through the `batchdelete` entry-point group like any third-party
 plugin. httpx is imported only when a transport is built. Its own client
 reads the environment once (proxies, SSL_CERT_FILE); a loopback host never
 goes through a proxy found there.
+
+How it keeps the limits of the transport contract:
+
+- **Deadline.** httpx's read timeout bounds each socket read, so a drip of
+  bytes would hold a request for ever. Every connection of a client this
+  transport owns goes through `DeadlineBackend`, a wrapper of httpcore's own
+  network backend whose connect, TLS handshake, reads and writes each get at
+  most the time left (`batchdelete.guards.time_left`, set for the thread by
+  `deadline_scope` around each send), then raise httpcore's timeouts, which
+  httpx reports as its own. The wait for a pooled connection is bounded too.
+  httpx does not let one choose the backend, so `_install_backend` sets it on
+  the pool of every httpx transport the client holds, and refuses (at
+  construction, with a clear error) an httpx that changed these internals.
+  Building the pools ourselves would mean redoing what httpx's client does
+  with the environment (proxies per scheme, NO_PROXY, CA variables). Not
+  bounded: the system resolver's name lookup before connecting.
+- **Body cap.** The response is streamed and its raw, still encoded bytes
+  (`iter_raw`) go into `batchdelete.guards.BodyReader`, which decodes gzip and
+  deflate under the caps; httpx decodes nothing. A response not read to its
+  end is closed, and httpcore then drops its connection.
+- **Framing** is h11's, which refuses malformed status lines, header lines,
+  chunk sizes and content-lengths at once (tests/test_httpx_transport.py);
+  what it lets by (control bytes other than NUL, CR, LF in a header value;
+  transfer-encoding with content-length) is refused here, before the body.
+- **Fork.** Used in a child made by `os.fork()`, a transport that owns its
+  clients builds new ones there (reading the environment as the first did)
+  and neither uses nor closes the parent's connections.
+
+A user's own `httpx.Client` is used as it is: the deadline while connecting
+and reading the head then depends on that client; the body cap and a
+deadline check between body chunks still apply. A body its transport already
+read into memory (MockTransport's `Response(content=...)`) is taken as httpx
+decoded it, under the same cap.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from batchdelete import (
@@ -24,12 +61,18 @@ from batchdelete import (
     hookimpl,
     is_loopback_host,
 )
+from batchdelete.guards import BodyReader, deadline_scope, head_problem, time_left
 from batchdelete.hookspecs import RegisterTransport
 
 if TYPE_CHECKING:
+    import httpcore
     import httpx
 
 NAME = "httpx"
+
+#: Raised while reading a response, these mean the response broke something
+#: (a huge number, bytes that are not text, nesting too deep): protocol errors.
+READ_FAILURES = (MemoryError, RecursionError, OverflowError, ValueError, UnicodeError)
 
 
 @hookimpl
@@ -85,10 +128,34 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
     }
 
 
+class _Clients(NamedTuple):
+    """The httpx clients in use, and the process they belong to."""
+
+    pid: int | None  # None: the user's client, never replaced
+    main: httpx.Client
+    direct: httpx.Client | None  # for loopback hosts when the environment names proxies
+    by_origin: dict[str, httpx.Client]
+
+
+# Replacing the clients after a fork happens under this lock; a new one in
+# each child, in case another thread of the parent held it at the fork.
+_renew_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _renew_lock
+    _renew_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
 class HttpxTransport(Transport):
     """Sends through a sync `httpx.Client`: its own (redirects off, no
-    retries, TLS verified, environment read once when it is built), or the
-    one passed in, used as it is (MockTransport included) and not closed."""
+    retries, TLS verified, environment read once when it is built, every
+    connection under the deadline), or the one passed in, used as it is
+    (MockTransport included) and not closed."""
 
     name = NAME
 
@@ -98,64 +165,238 @@ class HttpxTransport(Transport):
         self.library_version = httpx.__version__
         self.exceptions = exception_map()
         self._owned = client is None
-        if self._owned:
+        self._abandoned: list[_Clients] = []  # a parent's: kept, so no finaliser runs here
+        if client is None:
             check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # what httpx reads
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        self._client = (
-            httpx.Client(follow_redirects=False, limits=limits) if client is None else client
-        )
-        # Loopback hosts skip the environment's proxies: a second client of
-        # ours whose mounts send every scheme direct (CA settings still read).
-        self._direct: httpx.Client | None = None
-        self._by_origin: dict[str, httpx.Client] = {}
-        if self._owned and _environment_has_proxies():
-            self._direct = httpx.Client(
-                follow_redirects=False,
-                limits=limits,
-                mounts={"all://": None, "http://": None, "https://": None},
-            )
-        # One timeout object per distinct pair of limits (few: deadlines vary them).
-        self._timeout = functools.lru_cache(maxsize=32)(
-            lambda connect, read: httpx.Timeout(
-                connect=connect, read=read, write=read, pool=connect
-            )
-        )
+            self._clients = _own_clients(direct=_environment_has_proxies())
+        else:
+            self._clients = _Clients(None, client, None, {})
+
+    def _clients_now(self) -> _Clients:
+        """The clients of this process: new ones in a child after a fork."""
+        clients = self._clients
+        if clients.pid is None or clients.pid == os.getpid():
+            return clients
+        with _renew_lock:
+            clients = self._clients
+            if clients.pid != os.getpid():
+                self._abandoned.append(clients)  # never used nor closed here
+                clients = _own_clients(direct=clients.direct is not None)
+                self._clients = clients
+        return clients
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The main client of this process (tests look at it)."""
+        return self._clients_now().main
 
     def _client_for(self, url: str) -> httpx.Client:
-        if self._direct is None:
-            return self._client
+        clients = self._clients_now()
+        if clients.direct is None:
+            return clients.main
         end = url.find("/", url.find("//") + 2)
         origin = url if end < 0 else url[:end]
-        client = self._by_origin.get(origin)
+        client = clients.by_origin.get(origin)
         if client is None:
             host = urlsplit(origin).hostname or ""
-            client = self._direct if is_loopback_host(host) else self._client
-            if len(self._by_origin) < 64:
-                self._by_origin[origin] = client
+            client = clients.direct if is_loopback_host(host) else clients.main
+            if len(clients.by_origin) < 64:
+                clients.by_origin[origin] = client
         return client
 
     def send(self, spec: RequestSpec) -> RawResponse:
+        client = self._client_for(spec.url)
+        connect, read, reading = spec.timeout.connect, spec.timeout.read, False
         try:
-            response = self._client_for(spec.url).request(
-                spec.method,
-                spec.url,
-                headers=spec.headers,
-                content=spec.body,
-                timeout=self._timeout(spec.timeout.connect, spec.timeout.read),
-                follow_redirects=False,
+            request = client.build_request(
+                spec.method, spec.url, headers=spec.headers, content=spec.body
             )
+            pool = connect  # the wait for a connection from the pool, under the deadline too
+            if spec.deadline is not None:
+                pool = min(connect, spec.deadline - time.monotonic())
+                if pool <= 0:
+                    raise TransportTimeoutError("The request's deadline passed before it was sent.")
+            request.extensions["timeout"] = {
+                "connect": connect,
+                "read": read,
+                "write": read,
+                "pool": pool,
+            }
+            reading = True
+            with deadline_scope(spec.deadline):
+                response = client.send(request, stream=True, follow_redirects=False)
+                try:
+                    return self._read(response, spec)
+                finally:
+                    response.close()  # before the end of the body: the connection is dropped
+        except TransportError:
+            raise
         except Exception as exc:
-            mapped = self.translate(exc)
+            mapped = self._failure(exc, reading)
             if mapped is None:
                 raise
             raise mapped from exc
-        return RawResponse(response.status_code, dict(response.headers.items()), response.content)
+
+    def _read(self, response: httpx.Response, spec: RequestSpec) -> RawResponse:
+        status = response.status_code
+        headers = dict(response.headers.items())
+        problem = head_problem(response.headers.multi_items())
+        if problem is not None:  # the connection is dropped: its body is never read
+            raise TransportProtocolError(f"The response is malformed: {problem}.")
+        if response.is_stream_consumed:
+            # Read into memory by the user's transport (MockTransport's
+            # Response(content=...)): httpx has already decoded it.
+            plain = {k: v for k, v in headers.items() if k != "content-encoding"}
+            reader = _reader(status, plain, spec)
+            reader.feed(response.content)
+            return RawResponse(status, headers, reader.finish())
+        reader = _reader(status, headers, spec)
+        deadline = spec.deadline
+        for chunk in response.iter_raw():
+            if not reader.feed(chunk):
+                break  # an error body, kept up to its cap
+            if deadline is not None and time.monotonic() >= deadline:
+                # Our own clients' reads stop at the deadline already; this
+                # bounds a user's client between chunks.
+                raise TransportTimeoutError("The request's deadline passed while reading the body.")
+        return RawResponse(status, headers, reader.finish())
+
+    def _failure(self, exc: Exception, reading: bool) -> TransportError | None:
+        """The core error for what building, sending or reading raised, or
+        None for a bug of ours or of a user's transport."""
+        mapped = self.translate(exc)
+        if mapped is not None or not reading:
+            return mapped
+        if isinstance(exc, TimeoutError):
+            return TransportTimeoutError(f"The request's deadline passed: {exc}")
+        if isinstance(exc, READ_FAILURES):
+            return TransportProtocolError(
+                f"The response could not be read ({type(exc).__name__}: {exc})."
+            )
+        return None
 
     def close(self) -> None:
         if self._owned:
-            self._client.close()
-            if self._direct is not None:
-                self._direct.close()
+            clients = self._clients
+            if clients.pid == os.getpid():  # a parent's clients are the parent's to close
+                clients.main.close()
+                if clients.direct is not None:
+                    clients.direct.close()
+
+
+def _reader(status: int, headers: dict[str, str], spec: RequestSpec) -> BodyReader:
+    return BodyReader(status, headers, max_body=spec.max_body, max_error_body=spec.max_error_body)
+
+
+def _own_clients(*, direct: bool) -> _Clients:
+    """The clients of a transport that owns them: the main one, which reads
+    the environment once, and when that names proxies a second one whose
+    mounts send every scheme direct, for loopback hosts (CA settings still
+    read)."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+    def build(mounts: dict[str, httpx.BaseTransport | None] | None) -> httpx.Client:
+        client = httpx.Client(follow_redirects=False, limits=limits, mounts=mounts)
+        # The core asks for what BodyReader decodes; httpx's default (br, zstd) never goes out.
+        del client.headers["accept-encoding"]
+        _install_backend(client)
+        return client
+
+    main = build(None)
+    second = build({"all://": None, "http://": None, "https://": None}) if direct else None
+    return _Clients(os.getpid(), main, second, {})
+
+
+def _install_backend(client: httpx.Client) -> None:
+    """Put the deadline backend under every connection pool of `client`.
+
+    httpx does not expose httpcore's `network_backend`. The pool of each
+    `httpx.HTTPTransport` (`_pool`: a ConnectionPool, or an HTTPProxy or
+    SOCKSProxy for a proxy from the environment) reads `_network_backend`
+    whenever it opens a connection; the client holds a default transport
+    (`_transport`) and one per mount (`_mounts`; None means the default).
+    Called before any connection exists. Should httpx move these, the
+    transport is refused here rather than run without a deadline.
+    """
+    import httpx
+
+    mounts = getattr(client, "_mounts", None)
+    transports = [getattr(client, "_transport", None)]  # None when missing: refused below
+    transports += [t for t in mounts.values() if t] if isinstance(mounts, dict) else [None]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if not isinstance(transport, httpx.HTTPTransport) or pool is None or backend is None:
+            raise RuntimeError(
+                f"httpx {httpx.__version__} no longer has Client._transport._pool."
+                "_network_backend (nor _mounts), which the httpx transport needs to keep "
+                "request deadlines: install an httpx version this batchdelete supports, "
+                "or use another transport (transport='urllib3')."
+            )
+        pool._network_backend = _deadline_backend()(backend)
+
+
+@functools.cache
+def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkBackend]:
+    """The backend class (built once, when httpcore is first needed)."""
+    import httpcore
+
+    def left(timeout: float | None, error: type[Exception]) -> float | None:
+        try:
+            return time_left(timeout)
+        except TimeoutError as exc:
+            raise error(str(exc)) from exc
+
+    class DeadlineStream(httpcore.NetworkStream):
+        """A network stream whose operations end by the thread's deadline."""
+
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self._inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, left(timeout, httpcore.ReadTimeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._inner.write(buffer, left(timeout, httpcore.WriteTimeout))
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(
+            self,
+            ssl_context: Any,
+            server_hostname: str | None = None,
+            timeout: float | None = None,
+        ) -> httpcore.NetworkStream:
+            timeout = left(timeout, httpcore.ConnectTimeout)
+            return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class DeadlineBackend(httpcore.NetworkBackend):
+        """httpcore's backend, with the deadline on every stream it opens."""
+
+        def __init__(self, inner: httpcore.NetworkBackend) -> None:
+            self._inner = inner
+
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Iterable[Any] | None = None,
+        ) -> httpcore.NetworkStream:
+            timeout = left(timeout, httpcore.ConnectTimeout)
+            inner = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            return DeadlineStream(inner)
+
+        # connect_unix_socket is left as NotImplementedError: our clients have no `uds`.
+
+    return DeadlineBackend
 
 
 def _environment_has_proxies() -> bool:
