@@ -1,23 +1,47 @@
-"""The dependency-free transport of batchdelete: HTTP/1.1 on the standard
-library's sockets and ssl, nothing else to install.
+"""The dependency-free transport of batchdelete: the standard library's own
+HTTP client, `http.client`, nothing else to install.
 
-It exists for speed and for installs without any HTTP library. Requests are
-written as prebuilt bytes; responses are parsed with a small, strict HTTP/1.1
-reader (Content-Length or chunked bodies, gzip or deflate content, keep-alive,
-interim 1xx answers skipped). TLS uses one default context, certificates
-verified. It does not use proxies: behind a proxy, use another transport.
+Why `http.client`: HTTP parsing belongs to a library that many people read
+and fix, not to this project. `http.client` is the parser that urllib3 and
+requests stand on; what it lets by (a chunk size of `-1`, a header line
+without a colon, a NUL in a header value, both Transfer-Encoding and
+Content-Length...) is refused at once by `batchdelete.guards.StrictHTTPResponse`,
+its response class here. Its sockets keep the request's deadline
+(`guards.DeadlineSocket`, `guards.deadline_tls`), so a server that drips a
+byte at a time, answers `100 Continue` for ever or never ends its body
+cannot hold a call past `spec.deadline`; the body is read in pieces into a
+`guards.BodyReader`, which decodes gzip and deflate under the size cap.
+
+The price of standing on `http.client` is speed: this transport is now about
+as fast as bare `http.client`. A fast path comes back in a later issue, on a
+well-kept library rather than a hand-written parser.
+
+Connections are kept alive in a small per-origin pool (thread-safe, at most
+`MAX_IDLE` idle connections per origin); a connection goes back only after a
+response read to its end that does not close it. Idle connections are
+checked before use; one that the server dropped anyway, found when the
+request cannot be written on it, is replaced by a fresh connection, once. A
+connection dropped after the request went out is an error the core retries
+and counts, as on every transport: the server may have acted on it. After
+`os.fork()` the child starts with an empty pool and leaves the parent's
+sockets alone. TLS uses one default context per transport (built on first
+use), certificates verified and host names checked. It reads no proxy
+variables: behind a proxy, use another transport.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import os
 import select
 import socket
 import ssl
 import sys
 import threading
+import weakref
 import zlib
-from collections.abc import Callable
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from batchdelete import (
@@ -31,13 +55,31 @@ from batchdelete import (
     check_ca_environment,
     hookimpl,
 )
+from batchdelete.guards import (
+    BodyReader,
+    DeadlineSocket,
+    StrictHTTPResponse,
+    deadline_scope,
+    deadline_tls,
+    time_left,
+)
 from batchdelete.hookspecs import RegisterTransport
 
 NAME = "stdlib"
-MAX_HEAD = 65536
-MAX_BODY = 64 * 1024 * 1024
-MAX_IDLE = 16
-READ = 65536
+MAX_IDLE = 16  # idle connections kept per origin
+MAX_ORIGINS = 64  # parsed origins remembered
+READ = 65536  # raw body bytes asked for per read
+# Methods whose request carries a length even without a body (some front ends want one).
+_LENGTH_ZERO = frozenset({"POST", "PUT", "PATCH"})
+# Methods that may be sent again when a kept-alive connection fails before any answer.
+# What a kept-alive connection closed by the server while idle raises before any answer.
+_STALE = (
+    ConnectionResetError,  # http.client.RemoteDisconnected (no status line) too
+    BrokenPipeError,
+    ConnectionAbortedError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+)
 
 
 @hookimpl
@@ -46,51 +88,185 @@ def register_transports(register: RegisterTransport) -> None:
 
 
 def exception_map() -> dict[type[BaseException], type[TransportError]]:
-    """What the standard library can raise under this transport."""
+    """What http.client, ssl, socket and zlib can raise under this transport,
+    and what may go wrong while a hostile response is read."""
+    h = http.client
+    connect, timeout, protocol, other = (
+        TransportConnectError,
+        TransportTimeoutError,
+        TransportProtocolError,
+        TransportError,
+    )
     return {
-        TimeoutError: TransportTimeoutError,  # socket.timeout too
-        ssl.SSLCertVerificationError: TransportConnectError,
-        ssl.SSLError: TransportConnectError,
-        ssl.CertificateError: TransportConnectError,
-        ConnectionError: TransportConnectError,
-        socket.gaierror: TransportConnectError,
-        OSError: TransportConnectError,
-        zlib.error: TransportProtocolError,
-        UnicodeError: TransportProtocolError,
-        ValueError: TransportProtocolError,
+        # http.client: malformed answers are protocol errors; misuse is ours.
+        h.HTTPException: protocol,
+        h.IncompleteRead: protocol,
+        h.BadStatusLine: protocol,
+        h.LineTooLong: protocol,
+        h.UnknownProtocol: protocol,
+        h.UnknownTransferEncoding: protocol,
+        h.RemoteDisconnected: connect,  # closed without an answer: like a reset
+        h.NotConnected: other,
+        h.InvalidURL: other,
+        h.UnimplementedFileMode: other,
+        h.ImproperConnectionState: other,
+        h.CannotSendRequest: other,
+        h.CannotSendHeader: other,
+        h.ResponseNotReady: other,
+        # ssl (a failed verification becomes TransportCertificateError in translate()).
+        ssl.SSLError: connect,
+        ssl.SSLZeroReturnError: connect,
+        ssl.SSLWantReadError: connect,
+        ssl.SSLWantWriteError: connect,
+        ssl.SSLSyscallError: connect,
+        ssl.SSLEOFError: connect,
+        ssl.SSLCertVerificationError: connect,
+        # socket
+        TimeoutError: timeout,  # socket.timeout; also a passed deadline
+        socket.gaierror: connect,
+        socket.herror: connect,
+        ConnectionError: connect,
+        OSError: connect,
+        # decoding, and what a hostile response may provoke while it is read
+        zlib.error: protocol,
+        UnicodeError: protocol,
+        ValueError: protocol,
+        OverflowError: protocol,
+        MemoryError: protocol,
+        RecursionError: protocol,
     }
 
 
-class _Connection:
-    __slots__ = ("buffer", "sock")
+# -- connections ------------------------------------------------------------------
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = b""
 
-    def is_stale(self) -> bool:
-        """True when the server closed it (or sent something unasked) while idle."""
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-            return True
-        if self.buffer:
-            return True
+class _Response(StrictHTTPResponse):
+    """StrictHTTPResponse that skips every interim answer (102, 103), as
+    http.client skips 100; each one still ends by the deadline."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()
+            if not 102 <= status < 200:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # its headers are dropped
+
+
+def _open(host: str, port: int, connect_timeout: float) -> DeadlineSocket:
+    """A TCP connection to `host`, each address tried within what is left of
+    the deadline (socket.create_connection gives each address the whole
+    timeout)."""
+    error: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
         try:
-            if hasattr(select, "poll"):  # no FD_SETSIZE limit
-                poller = select.poll()
-                poller.register(self.sock, select.POLLIN)
-                return bool(poller.poll(0))
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+            sock.settimeout(time_left(connect_timeout))
+            sock.connect(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:  # a passed deadline too: then every address fails at once
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return DeadlineSocket.adopt(sock)
+    raise error if error is not None else OSError(f"no address found for {host!r}")
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
+
+class _HTTPConnection(http.client.HTTPConnection):
+    response_class = _Response
+
+    def connect(self) -> None:
+        sys.audit("http.client.connect", self, self.host, self.port)
+        self.sock = _open(self.host, self.port, self.timeout)  # type: ignore[arg-type]
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    response_class = _Response
+    tls: ssl.SSLContext  # the transport's context, set when the connection is made
+
+    def connect(self) -> None:
+        sys.audit("http.client.connect", self, self.host, self.port)
+        sock = _open(self.host, self.port, self.timeout)  # type: ignore[arg-type]
+        try:  # the handshake keeps the deadline too (deadline_tls)
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def _is_stale(conn: http.client.HTTPConnection) -> bool:
+    """True when the server closed an idle connection (or sent something
+    unasked): readable while no request is pending."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _read(
+    response: http.client.HTTPResponse, spec: RequestSpec
+) -> tuple[int, Mapping[str, str], bytes, bool]:
+    """Status, headers, body of `response`, and whether its connection may
+    be reused: the body read to its end and the server keeping it open."""
+    headers: dict[str, str] = {}
+    for name, value in response.msg.items():
+        key = name.lower()
+        text = value.strip(" \t")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    status = response.status
+    reader = BodyReader(status, headers, max_body=spec.max_body, max_error_body=spec.max_error_body)
+    while True:
+        data = response.read(READ)
+        if not data or not reader.feed(data) or response.isclosed():
+            break
+    if reader.complete and response.length:
+        # http.client ends a content-length body cut short without a word.
+        # http.client ends a content-length body cut short without a word:
+        # its own exception for the case, as the cause.
+        raise TransportProtocolError(
+            "The server closed the connection before the end of the response body "
+            f"({response.length:,} bytes missing)."
+        ) from http.client.IncompleteRead(b"", response.length)
+    body = reader.finish()
+    keep = reader.complete and response.isclosed() and not response.will_close
+    return status, headers, body, keep and status >= 200
+
+
+class _StaleConnectionError(Exception):
+    """A reused connection failed before any answer: send again on a new one."""
+
+
+# -- fork safety -------------------------------------------------------------------
+
+_transports: weakref.WeakSet[StdlibTransport] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_transports):
+        transport._forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- the transport -------------------------------------------------------------------
 
 
 class StdlibTransport(Transport):
-    """HTTP/1.1 over sockets from a small per-origin pool; thread-safe."""
+    """http.client connections from a small per-origin pool; thread-safe."""
 
     name = NAME
     library_version = "{}.{}.{}".format(*sys.version_info[:3])
@@ -101,43 +277,60 @@ class StdlibTransport(Transport):
         self.exceptions = exception_map()
         check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # OpenSSL's defaults
         self._lock = threading.Lock()
-        self._idle: dict[str, list[_Connection]] = {}
+        self._idle: dict[str, list[http.client.HTTPConnection]] = {}
+        self._origins: dict[str, tuple[str, str, int, str]] = {}
         self._tls: ssl.SSLContext | None = None
-        # The header block of the last headers mapping seen, kept with that very
-        # object (not its id, which could be reused): the client's shared
-        # headers are encoded once, not on every request.
-        self._block: tuple[object, str, bytes] = (None, "", b"")
+        _transports.add(self)
+
+    def _forget(self) -> None:
+        """In a forked child: the parent's connections are the parent's.
+        They are dropped, not closed (closing would not reach the parent's
+        socket, but there is nothing to gain from touching it)."""
+        self._lock = threading.Lock()  # another thread may have held it at fork
+        self._idle = {}
 
     # -- connections -------------------------------------------------------
 
     def _context(self) -> ssl.SSLContext:
-        if self._tls is None:  # built once: creating a context costs ~30 ms
-            self._tls = ssl.create_default_context()
-        return self._tls
+        context = self._tls
+        if context is None:  # built once: creating a context costs ~30 ms
+            context = ssl.create_default_context()  # verifies, checks host names
+            context.set_alpn_protocols(["http/1.1"])
+            self._tls = context = deadline_tls(context)
+        return context
 
-    def _connect(self, scheme: str, host: str, port: int, spec: RequestSpec) -> _Connection:
-        sock = socket.create_connection((host, port), timeout=spec.timeout.connect)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if scheme == "https":
-                sock = self._context().wrap_socket(sock, server_hostname=host)
-            sock.settimeout(spec.timeout.read)
-        except BaseException:
-            sock.close()
-            raise
-        return _Connection(sock)
+    def _origin(self, url: str) -> tuple[str, str, str, int, str, str]:
+        """(origin key, scheme, host, port, netloc, path) of an absolute URL."""
+        start = url.find("://") + 3
+        slash = url.find("/", start)
+        origin, path = (url, "/") if slash < 0 else (url[:slash], url[slash:])
+        found = self._origins.get(origin)
+        if found is None:
+            parts = urlsplit(origin)
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+                raise TransportError(f"The stdlib transport cannot send to {url!r}.")
+            port = port or (443 if parts.scheme == "https" else 80)
+            found = (parts.scheme, parts.hostname, port, parts.netloc)
+            if len(self._origins) < MAX_ORIGINS:
+                self._origins[origin] = found
+        scheme, host, port, netloc = found
+        return origin, scheme, host, port, netloc, path.partition("#")[0]
 
-    def _checkout(self, origin: str) -> _Connection | None:
+    def _checkout(self, origin: str) -> http.client.HTTPConnection | None:
         with self._lock:
             idle = self._idle.get(origin)
             while idle:
                 conn = idle.pop()
-                if not conn.is_stale():
+                if not _is_stale(conn):
                     return conn
                 conn.close()
         return None
 
-    def _checkin(self, origin: str, conn: _Connection) -> None:
+    def _checkin(self, origin: str, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault(origin, [])
             if len(idle) < MAX_IDLE:
@@ -145,168 +338,106 @@ class StdlibTransport(Transport):
                 return
         conn.close()
 
+    def _new(
+        self, scheme: str, host: str, port: int, spec: RequestSpec
+    ) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection
+        if scheme == "https":
+            context = self._context()
+            tls = _HTTPSConnection(host, port, timeout=spec.timeout.connect, context=context)
+            tls.tls = context
+            conn = tls
+        else:
+            conn = _HTTPConnection(host, port, timeout=spec.timeout.connect)
+        conn.connect()
+        return conn
+
     # -- one exchange --------------------------------------------------------
 
-    def _head(self, spec: RequestSpec, netloc: str, path: str) -> bytes:
-        line = f"{spec.method} {path} HTTP/1.1\r\n".encode()
-        headers, cached_netloc, block = self._block
-        if headers is not spec.headers or cached_netloc != netloc:
-            lines = [f"host: {netloc}", *(f"{k}: {v}" for k, v in spec.headers.items())]
-            block = ("\r\n".join(lines) + "\r\n").encode("latin-1")
-            self._block = (spec.headers, netloc, block)
-        if spec.body is not None:
-            block += f"content-length: {len(spec.body)}\r\n".encode()
-        elif spec.method in ("POST", "PUT", "PATCH"):  # some front ends want a length
-            block += b"content-length: 0\r\n"
-        return line + block + b"\r\n"
-
     def send(self, spec: RequestSpec) -> RawResponse:
-        parts = urlsplit(spec.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TransportError(f"The stdlib transport cannot send to {spec.url!r}.")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        origin = f"{parts.scheme}://{parts.hostname}:{port}"
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn = self._checkout(origin)
-        try:
-            request = self._head(spec, parts.netloc, path) + (spec.body or b"")
-            if conn is None:
-                conn = self._connect(parts.scheme, parts.hostname, port, spec)
-            else:
-                conn.sock.settimeout(spec.timeout.read)
-            conn.sock.sendall(request)
-            status, headers, body, reusable = _read_response(conn, spec.method)
-        except TransportError:
-            if conn is not None:
-                conn.close()
-            raise
-        except Exception as exc:
-            if conn is not None:
-                conn.close()
-            mapped = self.translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        if reusable:
+        origin, scheme, host, port, netloc, path = self._origin(spec.url)
+        with deadline_scope(spec.deadline):
+            conn = self._checkout(origin)
+            reused = conn is not None
+            while True:
+                try:
+                    if conn is None:
+                        conn = self._new(scheme, host, port, spec)
+                    status, headers, body, keep = self._exchange(conn, spec, netloc, path, reused)
+                except _StaleConnectionError:
+                    assert conn is not None
+                    conn.close()
+                    conn, reused = None, False  # once, on a fresh connection
+                    continue
+                except BaseException as exc:
+                    if conn is not None:
+                        conn.close()
+                    if isinstance(exc, TransportError) or not isinstance(exc, Exception):
+                        raise
+                    raise self._translated(exc) from exc
+                break
+        if keep:
             self._checkin(origin, conn)
         else:
             conn.close()
         return RawResponse(status, headers, body)
+
+    def _exchange(
+        self,
+        conn: http.client.HTTPConnection,
+        spec: RequestSpec,
+        netloc: str,
+        path: str,
+        reused: bool,
+    ) -> tuple[int, Mapping[str, str], bytes, bool]:
+        """One request and its response on `conn`: (status, headers, body,
+        whether the connection may be reused)."""
+        try:  # buffered, no I/O yet; the core checked every header already
+            conn.putrequest(spec.method, path, skip_host=True, skip_accept_encoding=True)
+            if "host" not in spec.headers:
+                conn.putheader("host", netloc)
+            for name, value in spec.headers.items():
+                conn.putheader(name, value)
+            if spec.body is not None:
+                conn.putheader("content-length", str(len(spec.body)))
+            elif spec.method in _LENGTH_ZERO:
+                conn.putheader("content-length", "0")
+        except (ValueError, http.client.HTTPException) as exc:
+            raise TransportError(f"The request cannot be written: {exc}.") from exc
+        assert conn.sock is not None
+        conn.sock.settimeout(spec.timeout.read)
+        try:
+            conn.endheaders(spec.body)
+        except _STALE as exc:
+            if reused:  # dropped while idle: the request did not go out whole
+                raise _StaleConnectionError from exc
+            raise
+        # A connection dropped after the request went out is the core's to
+        # retry (and count), as on every other transport: the server may
+        # have acted on the request.
+        response = conn.getresponse()
+        keep = False
+        try:
+            status, headers, body, keep = _read(response, spec)
+        finally:
+            if not keep:
+                response.close()  # it may hold the socket (connection: close)
+        return status, headers, body, keep
+
+    def _translated(self, exc: Exception) -> TransportError:
+        if isinstance(exc, http.client.IncompleteRead) and isinstance(
+            exc.__context__, ValueError
+        ):  # http.client's word for a chunk size line it could not read
+            return TransportProtocolError(f"The response is malformed: {exc.__context__}.")
+        mapped = self.translate(exc)
+        if mapped is None:
+            return TransportError(f"{type(exc).__name__}: {exc}")
+        return mapped
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:
-                conn.close()
-
-
-# -- the response reader -------------------------------------------------------
-
-
-def _fill(conn: _Connection) -> None:
-    chunk = conn.sock.recv(READ)
-    if not chunk:
-        raise TransportProtocolError(
-            "The server closed the connection before the response was complete."
-        )
-    conn.buffer += chunk
-
-
-def _read_until(conn: _Connection, marker: bytes, limit: int) -> bytes:
-    while True:
-        end = conn.buffer.find(marker)
-        if end >= 0:
-            found, conn.buffer = conn.buffer[:end], conn.buffer[end + len(marker) :]
-            return found
-        if len(conn.buffer) > limit:
-            raise TransportProtocolError("The response head is too large.")
-        _fill(conn)
-
-
-def _read_exactly(conn: _Connection, n: int) -> bytes:
-    while len(conn.buffer) < n:
-        _fill(conn)
-    data, conn.buffer = conn.buffer[:n], conn.buffer[n:]
-    return data
-
-
-def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
-    lines = head.split(b"\r\n")
-    version, _, rest = lines[0].partition(b" ")
-    code = rest[:3]
-    if version not in (b"HTTP/1.1", b"HTTP/1.0") or not code.isdigit() or len(code) != 3:
-        raise TransportProtocolError(f"Not an HTTP/1.x status line: {lines[0][:100]!r}.")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or line[:1] in (b" ", b"\t"):
-            raise TransportProtocolError(f"Malformed response header line: {line[:100]!r}.")
-        key = name.decode("ascii").lower()
-        text = value.strip().decode("latin-1")
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    return int(code), version.decode("ascii"), headers
-
-
-def _read_chunked(conn: _Connection) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        size_line = _read_until(conn, b"\r\n", 1024)
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
-        if size == 0:
-            while _read_until(conn, b"\r\n", MAX_HEAD):  # trailers, then the blank line
-                pass
-            return b"".join(parts)
-        total += size
-        if total > MAX_BODY:
-            raise TransportProtocolError("The response body is too large.")
-        parts.append(_read_exactly(conn, size))
-        if _read_exactly(conn, 2) != b"\r\n":
-            raise TransportProtocolError("A chunk of the response body is malformed.")
-
-
-def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
-    if encoding in ("", "identity"):
-        return None
-    if encoding in ("gzip", "x-gzip"):
-        return lambda data: zlib.decompress(data, 16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return zlib.decompress
-    raise TransportProtocolError(f"Unsupported content-encoding {encoding!r}.")
-
-
-def _read_response(conn: _Connection, method: str) -> tuple[int, dict[str, str], bytes, bool]:
-    while True:
-        status, version, headers = _parse_head(_read_until(conn, b"\r\n\r\n", MAX_HEAD))
-        if not 100 <= status < 200 or status == 101:
-            break  # interim answers (100 Continue, 103) are skipped
-    reusable = "close" not in headers.get("connection", "").lower() and (
-        version == "HTTP/1.1" or "keep-alive" in headers.get("connection", "").lower()
-    )
-    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        body = b""
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
-        body = _read_chunked(conn)
-    elif "content-length" in headers:
-        lengths = {v.strip() for v in headers["content-length"].split(",")}
-        if len(lengths) != 1 or not next(iter(lengths)).isdigit():
-            raise TransportProtocolError(f"Invalid content-length {headers['content-length']!r}.")
-        length = int(lengths.pop())
-        if length > MAX_BODY:
-            raise TransportProtocolError("The response body is too large.")
-        body = _read_exactly(conn, length)
-    else:  # the body runs to the end of the connection
-        reusable = False
-        while True:
-            try:
-                _fill(conn)
-            except TransportProtocolError:
-                break
-            if len(conn.buffer) > MAX_BODY:
-                raise TransportProtocolError("The response body is too large.")
-        body, conn.buffer = conn.buffer, b""
-    decode = _decoder(headers.get("content-encoding", "").strip().lower())
-    if decode is not None:
-        body = decode(body)
-    return status, headers, body, reusable
+                with contextlib.suppress(OSError):
+                    conn.close()

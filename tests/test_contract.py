@@ -523,8 +523,7 @@ def test_broken_connection_without_retries(
         make_client(max_retries=0).delete("msgbatch_1")
     assert not isinstance(info.value, bd.APITimeoutError)
     assert isinstance(info.value.__cause__, bd.TransportError)
-    if transport_name != "stdlib":  # which has no library exception underneath
-        assert info.value.__cause__.__cause__ is not None  # the library's own exception
+    assert info.value.__cause__.__cause__ is not None  # the library's own exception
 
 
 def test_retry_after_lost_response_warns_on_404(
