@@ -100,14 +100,26 @@ class _Clamped:
     socket class; the timeout set by the library is the upper bound)."""
 
     _library_timeout: float | None = None
+    _applied: float | None = None  # the timeout the socket has now
 
     def settimeout(self, value: float | None) -> None:
-        self._library_timeout = value
+        self._library_timeout = self._applied = value
         super().settimeout(value)  # type: ignore[misc]
 
     def _clamp(self) -> None:
-        if getattr(_local, "deadline", None) is not None:
-            super().settimeout(time_left(self._library_timeout))  # type: ignore[misc]
+        # Setting a timeout costs system calls: it is changed only when the
+        # one in force could outlast the deadline, or was lowered earlier
+        # and more time is allowed now. Far from the deadline, nothing.
+        if getattr(_local, "deadline", None) is None:
+            want = self._library_timeout
+        else:
+            want = time_left(self._library_timeout)
+        applied = self._applied
+        if applied == want:
+            return
+        if want is None or applied is None or applied > want or applied != self._library_timeout:
+            self._applied = want
+            super().settimeout(want)  # type: ignore[misc]
 
     def recv(self, *args: Any) -> bytes:
         self._clamp()
@@ -199,7 +211,7 @@ class StrictHTTPResponse(http.client.HTTPResponse):
         if self.msg.defects:
             problem: str | None = f"malformed response head ({type(self.msg.defects[0]).__name__})"
         else:
-            problem = head_problem(self.msg.items())
+            problem = head_problem(self.msg.raw_items())
         if problem is not None:
             self.close()
             raise ProtocolViolationError(problem)

@@ -221,7 +221,7 @@ def _read(
     """Status, headers, body of `response`, and whether its connection may
     be reused: the body read to its end and the server keeping it open."""
     headers: dict[str, str] = {}
-    for name, value in response.msg.items():
+    for name, value in response.msg.raw_items():  # as received (latin-1), no email policy
         key = name.lower()
         text = value.strip(" \t")
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
@@ -232,7 +232,6 @@ def _read(
         if not data or not reader.feed(data) or response.isclosed():
             break
     if reader.complete and response.length:
-        # http.client ends a content-length body cut short without a word.
         # http.client ends a content-length body cut short without a word:
         # its own exception for the case, as the cause.
         raise TransportProtocolError(
