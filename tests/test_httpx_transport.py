@@ -1,8 +1,8 @@
 """The httpx transport keeps the hard limits whatever the server does: the
 deadline (drips, endless interim answers), the body cap (bombs, endless
 bodies), malformed framing refused at once, every failure a batchdelete
-error, fresh connections after a fork. Raw sockets on 127.0.0.1; every wait
-is bounded."""
+error (fork: test_fork.py, for every transport). Raw sockets on 127.0.0.1;
+every wait is bounded."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import contextlib
 import functools
 import gzip
 import json
-import os
 import socket
 import threading
 import time
 import types
-import warnings
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -443,39 +441,3 @@ def test_an_httpx_without_the_pool_backend_is_refused_at_construction() -> None:
     changed = types.SimpleNamespace(_transport=object(), _mounts={})
     with pytest.raises(RuntimeError, match="another transport"):
         batchdelete_httpx._install_backend(changed)  # type: ignore[arg-type]
-
-
-# -- fork --------------------------------------------------------------------------------
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
-def test_a_forked_child_uses_fresh_connections(server: ScriptServer) -> None:
-    c = client(server.url, max_retries=0)
-    assert c.delete("msgbatch_parent1").id == "msgbatch_parent1"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-        pid = os.fork()
-    if pid == 0:  # the child: reports through its exit code only
-        code = 10
-        try:
-            code = 11 if c.delete("msgbatch_child").id != "msgbatch_child" else 12
-            if c.transport._clients.pid == os.getpid():  # type: ignore[attr-defined]
-                c.close()  # closes the child's connections only
-                code = 0
-        finally:
-            os._exit(code)
-    end = time.monotonic() + 10
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done or time.monotonic() > end:
-            break
-        time.sleep(0.01)
-    if not done:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-    assert done and os.waitstatus_to_exitcode(status) == 0
-    assert c.delete("msgbatch_parent2").id == "msgbatch_parent2"
-    c.close()
-    on = {r.target.rsplit("/", 1)[-1]: r.connection for r in server.requests}
-    assert on["msgbatch_child"] != on["msgbatch_parent1"]  # the child never used the parent's
-    assert on["msgbatch_parent2"] == on["msgbatch_parent1"]  # which still works in the parent

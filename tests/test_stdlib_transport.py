@@ -7,13 +7,11 @@ import contextlib
 import gzip
 import http.client
 import inspect
-import os
 import re
 import socket
 import ssl
 import threading
 import time
-import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -24,7 +22,6 @@ import batchdelete as bd
 import batchdelete_stdlib as st
 from batchdelete import guards
 from tests.conftest import API_KEY
-from tests.scriptserver import ScriptServer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -639,44 +636,3 @@ def test_the_idle_pool_is_bounded(transport: st.StdlibTransport) -> None:
     for conn in conns:
         transport._checkin("http://127.0.0.1:9", conn)
     assert len(transport._idle["http://127.0.0.1:9"]) == st.MAX_IDLE
-
-
-# -- fork ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_client_works_in_a_forked_child_and_still_in_the_parent() -> None:
-    with (
-        ScriptServer() as server,
-        bd.Client(api_key=API_KEY, base_url=server.url, transport="stdlib", max_retries=0) as c,
-    ):
-        c.delete("msgbatch_1")
-        transport = c.transport
-        assert isinstance(transport, st.StdlibTransport)
-        [parents] = transport._idle.values()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-            pid = os.fork()
-        if pid == 0:  # the child: never returns into pytest
-            code = 1
-            try:
-                empty = transport._idle == {}
-                deleted = c.delete("msgbatch_2", timeout=bd.Timeout(deadline=5)).id
-                [mine] = transport._idle.values()
-                code = 0 if empty and deleted == "msgbatch_2" and mine[0] not in parents else 2
-            finally:
-                os._exit(code)
-        stop = time.monotonic() + 10
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done or time.monotonic() > stop:
-                break
-            time.sleep(0.01)
-        if not done:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        assert done and os.waitstatus_to_exitcode(status) == 0
-        c.delete("msgbatch_3")
-    first, second, third = server.requests
-    assert third.connection == first.connection != second.connection
-    assert server.connections == 2
