@@ -45,6 +45,7 @@ from ._models import (
     MessageBatchPage,
     RequestCounts,
 )
+from ._options import ConnectionOptions
 from ._registry import (
     TransportInfo,
     get_plugin_manager,
@@ -84,6 +85,7 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "ConflictError",
+    "ConnectionOptions",
     "DeletedMessageBatch",
     "GatewayTimeoutError",
     "InternalServerError",

@@ -10,7 +10,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
@@ -43,6 +43,7 @@ from ._models import (
     MessageBatchPage,
     decode_error,
 )
+from ._options import DEFAULT_MAX_CONNECTIONS, ConnectionOptions
 from ._registry import get_plugin_manager, resolve_transport
 from ._retry import (
     DEFAULT_MAX_RETRIES,
@@ -65,6 +66,9 @@ from ._spec import (
 )
 from ._transport import RawResponse, Transport
 from ._version import __version__
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["DEFAULT_API_VERSION", "APIResponse", "Client"]
 
@@ -425,6 +429,12 @@ class Client(_Operations[DeletedMessageBatch]):
       max_retries: retries after the first attempt (2 by default; 0: none).
       max_retry_wait: the longest wait a server may ask for (retry-after)
         that is slept; a longer one raises at once (60 s by default).
+      proxy, trust_env, verify, cert, max_connections: connection options
+        for the transport the client builds (see `ConnectionOptions`): a
+        proxy URL ("http://[user:pass@]host:port"; else HTTPS_PROXY and the
+        like when trust_env), a CA bundle, an ssl.SSLContext or False, a
+        client certificate, connections per origin (10). Refused together
+        with a client or transport of your own, which is used as it is.
       max_response_bytes: the largest success body read, once decoded (1 MiB
         by default; a deleted batch is about 60 bytes, a full list page
         under 1 MiB); a larger one raises `ResponseTooLargeError`. Error
@@ -445,6 +455,11 @@ class Client(_Operations[DeletedMessageBatch]):
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        verify: bool | str | ssl.SSLContext = True,
+        cert: str | tuple[str, str] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         api_key, auth_token = _credentials(api_key, auth_token)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -498,7 +513,28 @@ class Client(_Operations[DeletedMessageBatch]):
             token = check_header("authorization", auth_token, secret=True)
             headers["authorization"] = f"Bearer {token}"
             self._auth = "auth_token"
-        self._transport, self._owns_transport = resolve_transport(transport)
+        options: ConnectionOptions | None = None
+        if transport is None or isinstance(transport, str):
+            options = ConnectionOptions(
+                proxy=proxy,
+                trust_env=trust_env,
+                verify=verify,
+                cert=cert,
+                max_connections=max_connections,
+            )
+        elif (
+            proxy is not None
+            or verify is not True
+            or cert is not None
+            or max_connections != DEFAULT_MAX_CONNECTIONS
+        ):
+            raise ConfigurationError(
+                "proxy, verify, cert and max_connections configure the transports batchdelete "
+                "builds; a client or transport of your own is used exactly as you built it: "
+                "set them on it instead."
+            )
+        self._options = options
+        self._transport, self._owns_transport = resolve_transport(transport, options)
         t = self._transport
         headers["user-agent"] = check_header(
             "user-agent",

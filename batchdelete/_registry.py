@@ -18,6 +18,7 @@ import pluggy
 
 from . import hookspecs
 from ._errors import ConfigurationError, mask_userinfo
+from ._options import ConnectionOptions
 from ._transport import Transport
 from .hookspecs import TransportFactory
 
@@ -57,6 +58,7 @@ class _Entry(msgspec.Struct, frozen=True):
     info: TransportInfo
     factory: TransportFactory | None
     native_types: frozenset[str]
+    takes_options: bool = False
 
 
 class _State:
@@ -141,6 +143,7 @@ def _collect(state: _State) -> dict[str, _Entry]:
             install: str | None = None,
             native_types: Iterable[str] = (),
             version: str | None = None,
+            takes_options: bool = False,
             _module: str = module,
         ) -> None:
             if name in entries:
@@ -153,7 +156,7 @@ def _collect(state: _State) -> dict[str, _Entry]:
             info = TransportInfo(
                 name, available, found or version, _module, builtin, reason, install
             )
-            entries[name] = _Entry(info, factory, frozenset(native_types))
+            entries[name] = _Entry(info, factory, frozenset(native_types), takes_options)
 
         try:
             impl.function(register=register)
@@ -210,7 +213,7 @@ def _unavailable_message(info: TransportInfo, entries: Mapping[str, _Entry]) -> 
     )
 
 
-def _build(name: str, source: str) -> Transport:
+def _build(name: str, source: str, options: ConnectionOptions) -> Transport:
     entries = _entries()
     entry = entries.get(name)
     if entry is None:
@@ -222,14 +225,22 @@ def _build(name: str, source: str) -> Transport:
         )
     if not entry.info.available or entry.factory is None:
         raise ConfigurationError(_unavailable_message(entry.info, entries))
-    return _make(entry, None)
+    return _make(entry, None, options)
 
 
-def _make(entry: _Entry, native: object) -> Transport:
-    """Run a transport factory; what it raises becomes a `ConfigurationError`
-    (a CA bundle named by SSL_CERT_FILE that does not exist, say)."""
+def _make(entry: _Entry, native: object, options: ConnectionOptions) -> Transport:
+    """Run a transport factory, with the client's connection options when it
+    takes them; what it raises becomes a `ConfigurationError` (a CA bundle
+    that is not one, say)."""
     assert entry.factory is not None
+    if not entry.takes_options and not options.default:
+        raise ConfigurationError(
+            f"The {entry.info.name!r} transport takes no connection options (proxy, verify, "
+            "cert, max_connections); configure its own client, or choose a built-in transport."
+        )
     try:
+        if entry.takes_options:
+            return entry.factory(native, options)  # type: ignore[call-arg]
         return entry.factory(native)
     except ConfigurationError:
         raise
@@ -247,24 +258,32 @@ def _qualnames(obj: object) -> set[str]:
 
 
 def resolve_transport(
-    transport: str | Transport | Any | None, environ: Mapping[str, str] = os.environ
+    transport: str | Transport | Any | None,
+    options: ConnectionOptions | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> tuple[Transport, bool]:
-    """The transport to use, and whether the client owns (and closes) it."""
+    """The transport to use, and whether the client owns (and closes) it.
+    `options` (default: resolved from the environment) go to a transport the
+    client builds; a transport or native client handed in is used as is."""
+    if transport is None or isinstance(transport, str):
+        options = options if options is not None else ConnectionOptions()
+    else:  # used as it is: no options, nothing read from the environment
+        options = ConnectionOptions(trust_env=False)
     if transport is None:
         name = environ.get(ENV_TRANSPORT, "").strip()
         if name:
-            return _build(name, f" in {ENV_TRANSPORT}"), True
+            return _build(name, f" in {ENV_TRANSPORT}", options), True
         entries = _entries()
         for candidate in AUTO_ORDER:
             entry = entries.get(candidate)
             if entry is not None and entry.info.builtin and entry.info.available:
-                return _build(candidate, ""), True
+                return _build(candidate, "", options), True
         raise ConfigurationError(
             "No HTTP library for batchdelete is installed. Install one with "
             "pip install 'batchdelete[urllib3]' (or [httpx], [requests])."
         )
     if isinstance(transport, str):
-        return _build(transport, ""), True
+        return _build(transport, "", options), True
     if isinstance(transport, Transport) or (
         not isinstance(transport, type)
         and callable(getattr(transport, "send", None))
@@ -275,7 +294,7 @@ def resolve_transport(
     names = _qualnames(transport)
     for entry in _entries().values():
         if entry.native_types & names and entry.factory is not None:
-            return _make(entry, transport), True
+            return _make(entry, transport, options), True
     raise ConfigurationError(
         f"transport= takes a transport name, a Transport, or a requests.Session, "
         f"httpx.Client or urllib3.PoolManager; got {type(transport).__name__}."
