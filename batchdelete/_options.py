@@ -66,6 +66,11 @@ def bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
 
 
 def _check_proxy(url: str) -> str:
+    """A proxy URL, checked; without a scheme, http:// (as curl and requests
+    read `HTTPS_PROXY=proxy.corp:3128`)."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - validates the port
@@ -73,8 +78,8 @@ def _check_proxy(url: str) -> str:
         raise ConfigurationError(f"The proxy URL {mask_userinfo(url)!r} is not valid.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"The proxy must look like http://[user:password@]host:port, got "
-            f"{mask_userinfo(url)!r}."
+            f"The proxy must look like http://[user:password@]host:port (http or https; "
+            f"SOCKS is not supported), got {mask_userinfo(url)!r}."
         )
     return url
 
@@ -148,7 +153,9 @@ class ConnectionOptions:
             return False, "none: verification is off"
         if isinstance(verify, str):
             return _check_path(verify, "verify"), "verify="
-        if type(verify).__name__ == "SSLContext" or hasattr(verify, "wrap_socket"):
+        import ssl
+
+        if isinstance(verify, ssl.SSLContext):
             return verify, "verify= (an ssl.SSLContext)"
         raise ConfigurationError(
             "verify must be True, False, a path to a CA bundle (file or directory) or an "

@@ -52,6 +52,7 @@ class TransportInfo(msgspec.Struct, frozen=True):
     builtin: bool
     reason: str | None = None
     install: str | None = None
+    takes_options: bool = False
 
 
 class _Entry(msgspec.Struct, frozen=True):
@@ -154,7 +155,7 @@ def _collect(state: _State) -> dict[str, _Entry]:
             available, found, reason = _library_status(library)
             builtin = BUILTIN_MODULES.get(_module) == name
             info = TransportInfo(
-                name, available, found or version, _module, builtin, reason, install
+                name, available, found or version, _module, builtin, reason, install, takes_options
             )
             entries[name] = _Entry(info, factory, frozenset(native_types), takes_options)
 

@@ -23,7 +23,7 @@ PROXY_VARS = [
     v
     for v in os.environ
     if v.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-    or v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+    or v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 ]
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-from typing import TextIO
+import os
+from typing import Any, TextIO
 
 from .._client import Client
 from .._errors import ConfigurationError
 from .._ids import check_batch_id, parse_batch_ids
+from .._options import ConnectionOptions
 from .._registry import list_transports
-from .._spec import Timeout
+from .._spec import DEFAULT_BASE_URL, Timeout
 from .._transport import is_loopback_host
 from ._exits import EXIT_OK, UsageError
 
@@ -20,7 +22,16 @@ __all__ = ["make_client", "read_ids", "serve", "transports"]
 
 
 def transports(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    """Every transport, and what a client built here would use: the proxy
+    (credentials masked) and the CA source, read from the environment as a
+    client would read it (a problem there is reported, not fatal)."""
     infos = list_transports()
+    base_url = os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    try:
+        connection: dict[str, Any] | None = ConnectionOptions().describe(base_url)
+        problem = None
+    except ConfigurationError as exc:
+        connection, problem = None, str(exc)
     if args.json:
         rows = [
             {
@@ -31,6 +42,9 @@ def transports(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO
                 "builtin": i.builtin,
                 "reason": i.reason,
                 "install": i.install,
+                "takes_options": i.takes_options,
+                "connection": connection if i.takes_options else None,
+                "connection_error": problem if i.takes_options else None,
             }
             for i in infos
         ]
@@ -40,6 +54,14 @@ def transports(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO
         state = f"{i.version or '?'}" if i.available else "unavailable"
         note = "" if i.available else f"  {i.reason}" + (f"; {i.install}" if i.install else "")
         out.write(f"{i.name:<12} {state:<12} {i.module}{note}\n")
+    if connection is not None:
+        proxy = connection["proxy"] or "none (direct)"
+        out.write(
+            f"\nFor {base_url}: proxy {proxy}; CA {connection['ca'] or connection['ca_source']}; "
+            f"{connection['max_connections']} connections per origin.\n"
+        )
+    elif problem is not None:
+        err.write(f"batchdelete: warning: {problem}\n")
     return EXIT_OK
 
 
