@@ -132,14 +132,24 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> No
     assert line.startswith("batchdelete: ") and "--help' to see the usage." in line
 
 
-def test_transports_listing(capsys: pytest.CaptureFixture[str]) -> None:
+def test_transports_listing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:s3cret@proxy.corp.example:3128")
     code, out, _ = run(capsys, "transports")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()][:3] == ["urllib3", "httpx", "requests"]
+    table, _, summary = out.partition("\n\n")
+    assert [line.split()[0] for line in table.splitlines()][:3] == ["urllib3", "httpx", "requests"]
+    assert "proxy http://***@proxy.corp.example:3128" in summary and "s3cret" not in out
     code, out, _ = run(capsys, "transports", "--json")
     rows = json.loads(out)
     assert {r["name"] for r in rows} >= {"urllib3", "httpx", "requests"}
     assert all(r["available"] and r["version"] for r in rows if r["builtin"])
+    assert "s3cret" not in out
+    for row in rows:
+        if row["takes_options"]:
+            assert row["connection"]["proxy"] == "http://***@proxy.corp.example:3128"
+            assert row["connection"]["ca_source"] == "the system's CAs"
 
 
 def test_interrupt_reports_what_was_done(
