@@ -581,6 +581,17 @@ class Client(_Operations[DeletedMessageBatch]):
             f"timeout={self._timeout!r}, max_retries={self._max_retries})"
         )
 
+    def _proxy_refused(self, error: APIStatusError, url: str) -> APIStatusError:
+        """A 407 comes from a proxy, not the API: say which one (masked)."""
+        proxy = self._options.proxy_for(url) if self._options is not None else None
+        where = f"the proxy {mask_userinfo(proxy)}" if proxy else "a proxy on the way"
+        error.message = (
+            f"{error.message} The 407 came from {where}, not from the API: check the "
+            "proxy's user name and password (proxy= or HTTPS_PROXY)."
+        )
+        error.args = (error.message,)
+        return error
+
     # -- proof for the workflows ----------------------------------------------
 
     def _confirm_batches_route(self) -> None:
@@ -791,6 +802,8 @@ class Client(_Operations[DeletedMessageBatch]):
                     )
                 # Only the list route has a query string (ids encode "?" as %3F).
                 error = _status_error(raw, attempt, note, listing="?" in url)
+                if raw.status == 407:
+                    error = self._proxy_refused(error, url)
                 retryable = should_retry(raw.status, raw.headers)
                 requested = error.retry_after
             hooks.on_error(method=method, url=url, attempt=attempt, transport=tname, error=error)

@@ -49,6 +49,7 @@ class RegisterTransport(Protocol):
         install: str | None = None,
         native_types: Iterable[str] = (),
         version: str | None = None,
+        takes_options: bool = False,
     ) -> None:
         """Register a transport.
 
@@ -62,6 +63,10 @@ class RegisterTransport(Protocol):
         `native_types`: qualified class names ("requests.sessions.Session")
         whose instances, or instances of their subclasses, the factory wraps.
         `version`: what to report as the version when there is no `library`.
+        `takes_options`: the factory takes the client's `ConnectionOptions`
+        as a second argument (`factory(native, options)`) and applies all of
+        them (proxy, verify, cert, max_connections) to a client it builds;
+        without it, a client with any option set refuses the transport.
         """
 
 
