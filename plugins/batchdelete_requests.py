@@ -3,27 +3,27 @@
 Registered through the `batchdelete` entry-point group like any third-party
 plugin. requests is imported only when a transport is built.
 
-Its own session has `trust_env` off: the proxy and CA-bundle settings of the
-environment are read once, when the transport is built, instead of on every
-request (requests' per-request lookup, and ~/.netrc, are skipped); proxies
-from the environment are never used for a loopback host. Explicit
-`proxies=` and `verify=` beat the environment. A session passed in is used
-as it is: its adapters, auth, proxies, `trust_env` and retries are the user's.
+Its own session applies the client's connection options
+(`batchdelete.ConnectionOptions`, resolved once from the arguments and the
+environment): `trust_env` is off, so requests' per-request environment scan
+(proxies, CA bundle, ~/.netrc) is skipped; each request gets the proxy the
+options name for its origin (`proxies={scheme: url}`, requests sending the
+CONNECT and the credentials of the URL); one TLS context (the options') for
+every HTTPS connection; at most `max_connections` connections per origin.
+A session passed in is used as it is: its adapters, auth, proxies,
+`trust_env` and retries are the user's.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import ssl
 import threading
-import urllib.request
 import weakref
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
 
 from batchdelete import (
+    ConnectionOptions,
     RawResponse,
     RequestSpec,
     Transport,
@@ -31,13 +31,11 @@ from batchdelete import (
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
-    check_ca_environment,
     hookimpl,
-    is_loopback_host,
 )
-from batchdelete.guards import deadline_scope
+from batchdelete.guards import deadline_scope, deadline_tls
 from batchdelete.hookspecs import RegisterTransport
-from batchdelete_urllib3 import read_body, strict_pool_classes, tls_context
+from batchdelete_urllib3 import proxy_failure, read_body, strict_pool_classes
 
 if TYPE_CHECKING:
     import requests
@@ -53,6 +51,7 @@ def register_transports(register: RegisterTransport) -> None:
         library="requests",
         install="pip install 'batchdelete[requests]'",
         native_types=("requests.sessions.Session",),
+        takes_options=True,
     )
 
 
@@ -92,6 +91,7 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
         e.UnrewindableBodyError: other,
         # urllib3 errors that requests lets through unwrapped.
         u.HTTPError: other,
+        u.EmptyPoolError: timeout,  # no connection freed (max_connections) by the deadline
         u.ReadTimeoutError: timeout,
         u.ProtocolError: protocol,
         u.DecodeError: protocol,
@@ -100,78 +100,43 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
     }
 
 
-def _bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
-    """Whether `no_proxy` (a snapshot of NO_PROXY) exempts this host."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    for entry in (e.strip() for e in no_proxy.split(",")):
-        if address is not None and entry:
-            try:
-                if address in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                pass
-    target = host if port is None else f"{host}:{port}"
-    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    return bool(bypass(target, {"no": no_proxy}))
+MAX_ORIGINS = 64  # origins whose proxy decision is remembered
 
 
 class RequestsTransport(Transport):
-    """Sends through a `requests.Session`: its own, or the one passed in."""
+    """Sends through a `requests.Session`: its own, applying the connection
+    options, or the one passed in, used as it is."""
 
     name = NAME
 
     def __init__(
-        self,
-        session: requests.Session | None = None,
-        *,
-        proxies: Mapping[str, str] | None = None,
-        verify: bool | str | None = None,
+        self, session: requests.Session | None = None, options: ConnectionOptions | None = None
     ) -> None:
         import requests
 
         self.library_version = requests.__version__
         self.exceptions = exception_map()
         self._owned = session is None
-        self._env_proxies = False
+        if options is None:  # built directly (tests): the defaults, for its own session
+            options = ConnectionOptions(trust_env=self._owned)
+        self._options = options
         if session is None:
             session = requests.Session()
-            session.trust_env = False
-            self._env_proxies = proxies is None
-            if proxies is None:  # the environment, read once
-                found = urllib.request.getproxies_environment()
-                self._no_proxy = found.pop("no", "")
-                proxies = found
-            else:
-                self._no_proxy = ""
-            if verify is None:
-                first = "REQUESTS_CA_BUNDLE" if os.environ.get("REQUESTS_CA_BUNDLE") else ""
-                check_ca_environment(first or "CURL_CA_BUNDLE")  # the one requests reads
-                verify = (
-                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-                )
-            session.verify = verify
-            adapter = _strict_adapter(verify)
+            session.trust_env = False  # the options read the environment, once
+            adapter = _strict_adapter(options)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             _OWNED.add(self)
         self._session = session
-        self._proxies = dict(proxies or {})
         self._proxy_cache: dict[str, dict[str, str]] = {}
 
     def _proxies_for(self, origin: str) -> dict[str, str]:
         """The proxies for `scheme://host[:port]`, decided once per origin."""
         found = self._proxy_cache.get(origin)
         if found is None:
-            parts = urlsplit(origin)
-            host = parts.hostname or ""
-            bypass = (self._env_proxies and is_loopback_host(host)) or (
-                bool(self._no_proxy) and _bypasses_proxy(host, parts.port, self._no_proxy)
-            )
-            found = {} if bypass else self._proxies
-            if len(self._proxy_cache) < 64:
+            proxy = self._options.proxy_for(origin)
+            found = {} if proxy is None else {origin.partition(":")[0]: proxy}
+            if len(self._proxy_cache) < MAX_ORIGINS:
                 self._proxy_cache[origin] = found
         return found
 
@@ -197,6 +162,8 @@ class RequestsTransport(Transport):
             raise
         except Exception as exc:
             mapped = self.translate(exc)
+            if proxies:
+                mapped = proxy_failure(exc, mapped, next(iter(proxies.values())))
             if mapped is None:
                 raise
             raise mapped from exc
@@ -209,20 +176,29 @@ class RequestsTransport(Transport):
         for adapter in self._session.adapters.values():  # all ours: the session is ours
             if isinstance(adapter, HTTPAdapter):
                 adapter.proxy_manager = {}
-                adapter.init_poolmanager(10, 10)
+                adapter.init_poolmanager(
+                    adapter._pool_connections,  # type: ignore[attr-defined]
+                    adapter._pool_maxsize,  # type: ignore[attr-defined]
+                    block=adapter._pool_block,  # type: ignore[attr-defined]
+                )
 
     def close(self) -> None:
         if self._owned:
             self._session.close()
 
 
-def _strict_adapter(verify: bool | str) -> requests.adapters.HTTPAdapter:
-    """An adapter whose urllib3 pools parse strictly and keep the deadline on
-    every socket call (the urllib3 transport's classes), with one TLS
-    context, made at the first HTTPS request, trusting what `verify` names
-    (certifi's bundle for True, as requests does)."""
+#: What requests puts in a pool key from `verify` and `cert`: the options'
+#: TLS context carries all of it (CAs, verification, client certificate).
+_TLS_KEYS = ("cert_reqs", "ca_certs", "ca_cert_dir", "cert_file", "key_file")
+
+
+def _strict_adapter(options: ConnectionOptions) -> requests.adapters.HTTPAdapter:
+    """An adapter whose urllib3 pools (proxied ones too) parse strictly, keep
+    the deadline on every socket call (the urllib3 transport's classes), use
+    the options' TLS context (made at the first HTTPS request) whatever
+    `verify` and `cert` requests passes, and open at most `max_connections`
+    connections per origin."""
     from requests.adapters import HTTPAdapter
-    from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
     class StrictAdapter(HTTPAdapter):
         _context: ssl.SSLContext | None = None
@@ -232,28 +208,36 @@ def _strict_adapter(verify: bool | str) -> requests.adapters.HTTPAdapter:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = strict_pool_classes()
 
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+            if proxy not in self.proxy_manager and proxy.lower().startswith("https:"):
+                proxy_kwargs.setdefault("proxy_ssl_context", self._tls())
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            manager.pool_classes_by_scheme = strict_pool_classes()
+            return manager
+
         def build_connection_pool_key_attributes(
             self, request: Any, verify: Any, cert: Any = None
         ) -> Any:
             host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
-            if verify is not False and str(request.url).lower().startswith("https:"):
-                extra: dict[str, Any] = cast("dict[str, Any]", pool)  # keys the stubs lack
+            extra: dict[str, Any] = cast("dict[str, Any]", pool)  # keys the stubs lack
+            for key in _TLS_KEYS:
+                extra.pop(key, None)
+            if str(request.url).lower().startswith("https:"):
                 extra["ssl_context"] = self._tls()
-                extra.pop("ca_certs", None)  # already in the context
-                extra.pop("ca_cert_dir", None)
             return host, pool
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            """Nothing: requests would set certifi's bundle (or `verify`) on the
+            pool, loaded into the context at each new connection."""
 
         def _tls(self) -> ssl.SSLContext:
             with self._lock:
                 if self._context is None:
-                    where = DEFAULT_CA_BUNDLE_PATH if verify is True else str(verify)
-                    folder = os.path.isdir(where)
-                    self._context = tls_context(
-                        None if folder else where, where if folder else None
-                    )
+                    self._context = deadline_tls(options.ssl_context())
                 return self._context
 
-    return StrictAdapter(pool_connections=10, pool_maxsize=10, max_retries=0)
+    size = options.max_connections
+    return StrictAdapter(pool_connections=10, pool_maxsize=size, pool_block=True, max_retries=0)
 
 
 _OWNED: weakref.WeakSet[RequestsTransport] = weakref.WeakSet()

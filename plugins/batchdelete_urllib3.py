@@ -10,6 +10,13 @@ goes through http.client), `DeadlineSocket` and a deadline-keeping TLS
 context (every socket call ends by the request's deadline), and bodies read
 raw (`decode_content=False`) into a `BodyReader` (urllib3 < 2.6 inflates a
 whole network read at once).
+
+Connection options (`batchdelete.ConnectionOptions`) apply to its own pools:
+one `ProxyManager` per proxy URL for the origins `proxy_for` sends through
+a proxy (HTTPS by CONNECT tunnel, HTTP in absolute form, credentials as a
+`Proxy-Authorization` header), one TLS context for every connection, at
+most `max_connections` connections per origin (a thread waits for one until
+the request's deadline).
 """
 
 from __future__ import annotations
@@ -19,21 +26,25 @@ import http.client
 import os
 import socket
 import ssl
+import threading
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote, urlsplit
 
 from batchdelete import (
+    ConnectionOptions,
     RawResponse,
     RequestSpec,
     Transport,
+    TransportCertificateError,
     TransportConnectError,
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
-    check_ca_environment,
     hookimpl,
 )
+from batchdelete._errors import mask_userinfo
 from batchdelete.guards import (
     READ_SIZE,
     BodyReader,
@@ -47,8 +58,10 @@ from batchdelete.hookspecs import RegisterTransport
 
 if TYPE_CHECKING:
     import urllib3
+    from urllib3.connection import HTTPConnection
 
 NAME = "urllib3"
+MAX_ROUTES = 64  # origins whose route (pool, proxy) is remembered
 
 
 @hookimpl
@@ -59,6 +72,7 @@ def register_transports(register: RegisterTransport) -> None:
         library="urllib3",
         install="pip install 'batchdelete[urllib3]'",
         native_types=("urllib3.poolmanager.PoolManager",),
+        takes_options=True,
     )
 
 
@@ -88,7 +102,7 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
         e.ConnectTimeoutError: timeout,
         e.NewConnectionError: connect,
         e.NameResolutionError: connect,
-        e.EmptyPoolError: other,
+        e.EmptyPoolError: timeout,  # no connection freed (max_connections) by the deadline
         e.FullPoolError: other,
         e.ClosedPoolError: other,
         e.LocationValueError: other,
@@ -111,12 +125,30 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
     }
 
 
+def _get_conn_by_deadline(pool: Any, get: Any, timeout: float | None) -> HTTPConnection:
+    """`pool._get_conn`, waiting for a free connection (a pool that blocks at
+    `maxsize`) no longer than the thread's deadline."""
+    from urllib3.exceptions import EmptyPoolError
+
+    try:
+        return get(time_left(timeout))  # type: ignore[no-any-return]
+    except (TimeoutError, EmptyPoolError):
+        size = getattr(pool.pool, "maxsize", "?") if pool.pool is not None else "?"
+        raise EmptyPoolError(
+            pool,
+            f"no connection became free before the request's deadline ({size} in use: "
+            "max_connections)",
+        ) from None
+
+
 @functools.cache
 def strict_pool_classes() -> dict[str, type[urllib3.HTTPConnectionPool]]:
     """urllib3's pools, with connections that keep the request's deadline on
     every socket call (`DeadlineSocket`) and parse responses strictly
-    (`StrictHTTPResponse`, urllib3 reading them through http.client). For a
-    `PoolManager.pool_classes_by_scheme`; the requests transport uses it too."""
+    (`StrictHTTPResponse`, urllib3 reading them through http.client); a
+    thread waiting for a free connection waits until the deadline at most.
+    For a `PoolManager.pool_classes_by_scheme` (a `ProxyManager`'s too); the
+    requests transport uses them as well."""
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -135,8 +167,21 @@ def strict_pool_classes() -> dict[str, type[urllib3.HTTPConnectionPool]]:
     class Pool(HTTPConnectionPool):
         ConnectionCls = Connection
 
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            return _get_conn_by_deadline(self, super()._get_conn, timeout)
+
     class TLSPool(HTTPSConnectionPool):
         ConnectionCls = TLSConnection
+
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            return _get_conn_by_deadline(self, super()._get_conn, timeout)
+
+        def _validate_conn(self, conn: Any) -> None:
+            context = getattr(conn, "ssl_context", None)
+            if context is None or context.verify_mode != ssl.CERT_NONE:
+                super()._validate_conn(conn)
+            elif conn.is_closed:  # verify=False, chosen: the client warned once, not per request
+                conn.connect()
 
     return {"http": Pool, "https": TLSPool}
 
@@ -167,66 +212,175 @@ def read_body(spec: RequestSpec, response: urllib3.BaseHTTPResponse) -> RawRespo
     return RawResponse(response.status, headers, body)
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps (cause, context, `reason`, arguments), bounded."""
+    todo, seen = [exc], 0
+    while todo and seen < 32:
+        current = todo.pop()
+        seen += 1
+        yield current
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
+        todo.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))
+
+
+def proxy_failure(
+    exc: BaseException, mapped: TransportError | None, proxy: str
+) -> TransportError | None:
+    """The error for a request through `proxy` that failed, naming the proxy
+    (credentials masked): it refused, could not be reached, or answered
+    CONNECT with anything but 200 (407: authentication); any other failure
+    keeps its class and says it went through the proxy (None, unknown to
+    `translate`, stays None: a bug is not disguised). Shared with the
+    requests transport."""
+    from urllib3.exceptions import ProxyError
+
+    shown = mask_userinfo(proxy)
+    errors = list(_chain(exc))
+    for error in errors:
+        text = str(error)
+        if isinstance(error, OSError) and text.startswith("Tunnel connection failed"):
+            answer = text.partition(": ")[2].strip() or text
+            hint = ""
+            if answer.startswith("407"):
+                hint = " (proxy authentication: check the user name and password in its URL)"
+            return TransportConnectError(
+                mask_userinfo(f"The proxy {shown} answered CONNECT with {answer}{hint}.")
+            )
+    for error in errors:
+        if isinstance(error, ProxyError):
+            reason = error.original_error
+            cls: type[TransportError] = TransportConnectError
+            if isinstance(mapped, (TransportTimeoutError, TransportCertificateError)):
+                cls = type(mapped)
+            return cls(
+                mask_userinfo(
+                    f"The proxy {shown} refused the connection or could not be reached: "
+                    f"{type(reason).__name__}: {reason}"
+                )
+            )
+    if mapped is not None and type(mapped) in _PLAIN_ERRORS:
+        return type(mapped)(mask_userinfo(f"{mapped} (through the proxy {shown})"))
+    return mapped
+
+
+_PLAIN_ERRORS: tuple[type[TransportError], ...] = (TransportError, TransportConnectError)
+_PLAIN_ERRORS += (TransportCertificateError, TransportTimeoutError, TransportProtocolError)
+
+
+class _Route(NamedTuple):
+    """How requests to one origin go: the pool, whether the request target
+    is the absolute URL (plain HTTP through a proxy), and the proxy."""
+
+    pool: urllib3.HTTPConnectionPool
+    absolute: bool
+    proxy: str | None
+
+
 class Urllib3Transport(Transport):
-    """Sends through a `urllib3.PoolManager`: its own (retries and redirects
-    off, TLS verified, strict parsing and the deadline on every socket
-    call), or the one passed in, used as it is and not closed (the caps and
-    a deadline check between reads still apply; its sockets are its own).
+    """Sends through urllib3 pools: its own (retries and redirects off, TLS
+    as the connection options say, strict parsing and the deadline on every
+    socket call, proxies per origin), or the `PoolManager` (or
+    `ProxyManager`) passed in, used as it is and not closed (the caps and a
+    deadline check between reads still apply; its sockets are its own).
     Thread-safe, as PoolManager is; after `os.fork()` an owned transport
     starts over with new pools in the child."""
 
     name = NAME
 
-    def __init__(self, pool_manager: urllib3.PoolManager | None = None) -> None:
+    def __init__(
+        self, native: urllib3.PoolManager | None = None, options: ConnectionOptions | None = None
+    ) -> None:
         import urllib3
+        from urllib3.util import make_headers
 
         self.library_version = str(getattr(urllib3, "__version__", "0"))
         self.exceptions = exception_map()
-        self._owned = pool_manager is None
-        if self._owned:
-            check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # OpenSSL's defaults
-        self._pm: urllib3.PoolManager = (
-            self._new_manager() if pool_manager is None else pool_manager
-        )
+        self._owned = native is None
+        if options is None:  # built directly (tests): the defaults, for its own pools
+            options = ConnectionOptions(trust_env=self._owned)
+        self._options = options
+        self._context: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+        # Proxy-Authorization per proxy URL, made now: a bad one fails here.
+        self._proxy_headers: dict[str, dict[str, str]] = {}
+        for proxy in self._options.proxies.values() if self._owned else ():
+            parts = urlsplit(proxy)
+            headers = {}
+            if parts.username is not None:
+                auth = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+                headers = make_headers(proxy_basic_auth=auth)
+            self._proxy_headers[proxy] = headers
+        self._pm: urllib3.PoolManager = self._new_manager() if native is None else native
+        self._proxy_managers: dict[str, urllib3.PoolManager] = {}
         # One timeout object per distinct pair of limits (few: deadlines vary them).
         self._timeout = functools.lru_cache(maxsize=32)(
             lambda connect, read: urllib3.Timeout(connect=connect, read=read)
         )
         # PoolManager.urlopen parses the URL and builds a pool key on every
-        # request (about a sixth of urllib3's time here): the pool of each
-        # origin is looked up once instead. A ProxyManager must see each URL.
+        # request (about a sixth of urllib3's time here): the route of each
+        # origin is decided once instead. A user's ProxyManager sees each URL.
         self._direct = not isinstance(self._pm, urllib3.ProxyManager)
-        self._pools: dict[str, urllib3.HTTPConnectionPool] = {}
+        self._routes: dict[str, _Route] = {}
         self._closed_pool = urllib3.exceptions.ClosedPoolError
         if self._owned:
             _OWNED.add(self)
 
-    def _new_manager(self) -> urllib3.PoolManager:
+    def _new_manager(self, proxy: str | None = None) -> urllib3.PoolManager:
         import urllib3
 
-        manager = urllib3.PoolManager(num_pools=10, maxsize=10, retries=False)
+        size = self._options.max_connections
+        manager: urllib3.PoolManager
+        if proxy is None:
+            manager = urllib3.PoolManager(num_pools=10, maxsize=size, block=True, retries=False)
+        else:
+            parts = urlsplit(proxy)
+            extra: dict[str, Any] = {}
+            if parts.scheme == "https":  # the proxy's certificate: checked as the API's
+                extra["proxy_ssl_context"] = self._tls()
+            manager = urllib3.ProxyManager(
+                f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}",  # no credentials
+                num_pools=10,
+                proxy_headers=self._proxy_headers.get(proxy, {}),
+                maxsize=size,
+                block=True,
+                retries=False,
+                **extra,
+            )
         manager.pool_classes_by_scheme = strict_pool_classes()
         return manager
+
+    def _tls(self) -> ssl.SSLContext:
+        """The one TLS context of the transport (the options', keeping the
+        deadline), made on first use: urllib3 would load CAs per connection."""
+        if self._context is None:
+            self._context = deadline_tls(self._options.ssl_context())
+        return self._context
 
     def _after_fork(self) -> None:
         """In a forked child: forget the parent's pools (their sockets are
         the parent's), without closing them."""
-        self._pools = {}
+        self._lock = threading.Lock()
+        self._routes = {}
+        self._proxy_managers = {}
         self._pm = self._new_manager()
 
-    def _pool(self, origin: str) -> urllib3.HTTPConnectionPool:
-        if (
-            self._owned
-            and origin.startswith("https:")
-            and "ssl_context" not in self._pm.connection_pool_kw
-        ):
-            # Without one, urllib3 builds a context and loads the CA bundle for
-            # every new TLS connection; one shared context does it once, when
-            # the first HTTPS pool is made. Verification stays on.
-            self._pm.connection_pool_kw["ssl_context"] = tls_context()
-        return self._pm.connection_from_url(origin)
+    def _route(self, origin: str) -> _Route:
+        """The pool for `scheme://host[:port]`: direct, or through the proxy
+        the options name for it."""
+        proxy = self._options.proxy_for(origin) if self._owned else None
+        manager = self._pm
+        if proxy is not None:
+            with self._lock:
+                found = self._proxy_managers.get(proxy)
+                if found is None:
+                    found = self._proxy_managers[proxy] = self._new_manager(proxy)
+                manager = found
+        https = origin.startswith("https:")
+        if self._owned and https and "ssl_context" not in manager.connection_pool_kw:
+            manager.connection_pool_kw["ssl_context"] = self._tls()
+        return _Route(manager.connection_from_url(origin), proxy is not None and not https, proxy)
 
-    def _urlopen(self, spec: RequestSpec) -> urllib3.BaseHTTPResponse:
+    def _urlopen(self, spec: RequestSpec, route: _Route | None) -> urllib3.BaseHTTPResponse:
         options: dict[str, Any] = {
             "body": spec.body,
             "headers": spec.headers,  # not modified by urllib3
@@ -237,30 +391,38 @@ class Urllib3Transport(Transport):
             "decode_content": False,
         }
         url = spec.url
-        if not self._direct:
+        if route is None:
             return self._pm.urlopen(spec.method, url, **options)
         slash = url.find("/", url.find("://") + 3)
-        origin, path = (url, "/") if slash < 0 else (url[:slash], url[slash:])
-        pool = self._pools.get(origin)
-        if pool is None:
-            pool = self._pool(origin)
-            if len(self._pools) < 64:
-                self._pools[origin] = pool
+        path = url if route.absolute else "/" if slash < 0 else url[slash:]
         try:
-            return pool.urlopen(spec.method, path, assert_same_host=False, **options)
+            return route.pool.urlopen(spec.method, path, assert_same_host=False, **options)
         except self._closed_pool:  # the manager evicted it; nothing was sent
-            self._pools.pop(origin, None)
-            pool = self._pool(origin)
-            return pool.urlopen(spec.method, path, assert_same_host=False, **options)
+            origin = url if slash < 0 else url[:slash]
+            self._routes.pop(origin, None)
+            fresh = self._route(origin)
+            return fresh.pool.urlopen(spec.method, path, assert_same_host=False, **options)
 
     def send(self, spec: RequestSpec) -> RawResponse:
+        route = None
         try:
+            if self._direct:
+                url = spec.url
+                slash = url.find("/", url.find("://") + 3)
+                origin = url if slash < 0 else url[:slash]
+                route = self._routes.get(origin)
+                if route is None:
+                    route = self._route(origin)
+                    if len(self._routes) < MAX_ROUTES:
+                        self._routes[origin] = route
             with deadline_scope(spec.deadline):
-                return read_body(spec, self._urlopen(spec))
+                return read_body(spec, self._urlopen(spec, route))
         except TransportError:
             raise
         except Exception as exc:
             mapped = self._mapped(exc)
+            if route is not None and route.proxy is not None:
+                mapped = proxy_failure(exc, mapped, route.proxy)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -273,24 +435,11 @@ class Urllib3Transport(Transport):
         return self.translate(exc)
 
     def close(self) -> None:
-        self._pools.clear()
+        self._routes.clear()
         if self._owned:
             self._pm.clear()
-
-
-def tls_context(cafile: str | None = None, capath: str | None = None) -> ssl.SSLContext:
-    """A TLS context for all of a transport's connections (loading the CA
-    bundle costs ~40 ms; urllib3 would do it per connection): verification
-    on, the system's CAs (or `cafile`/`capath`), its sockets keeping the
-    deadline."""
-    from urllib3.util.ssl_ import create_urllib3_context
-
-    context = create_urllib3_context()
-    if cafile or capath:
-        context.load_verify_locations(cafile=cafile, capath=capath)
-    else:
-        context.load_default_certs()
-    return deadline_tls(context)  # type: ignore[no-any-return]
+            for manager in list(self._proxy_managers.values()):
+                manager.clear()
 
 
 _OWNED: weakref.WeakSet[Urllib3Transport] = weakref.WeakSet()

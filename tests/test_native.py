@@ -12,7 +12,6 @@ import pytest
 import requests
 import responses
 import urllib3
-from urllib3.util.ssl_ import resolve_cert_reqs
 
 import batchdelete as bd
 from tests.conftest import API_KEY
@@ -148,7 +147,7 @@ def test_owned_requests_session_reads_environment_once(
     transport = batchdelete_requests.RequestsTransport()
     session = transport._session
     assert session.trust_env is False
-    assert session.verify == str(bundle)
+    assert transport._options.verify == str(bundle)  # the TLS context trusts it
     # Changes after construction are not seen: the environment was read once.
     monkeypatch.setenv("HTTPS_PROXY", "http://other.invalid:1")
     assert transport._proxies_for("https://api.anthropic.com") == {
@@ -158,9 +157,9 @@ def test_owned_requests_session_reads_environment_once(
     assert transport._proxies_for("https://10.1.2.3:8443") == {}
     assert transport._proxies_for("https://127.0.0.1:8443") == {}  # loopback: never proxied
     assert transport._proxies_for("http://localhost") == {}
-    explicit = batchdelete_requests.RequestsTransport(proxies={}, verify=True)
+    explicit = batchdelete_requests.RequestsTransport(options=bd.ConnectionOptions(trust_env=False))
     assert explicit._proxies_for("https://api.anthropic.com") == {}
-    assert explicit._session.verify is True
+    assert explicit._options.verify is True
     transport.close()
     explicit.close()
 
@@ -170,9 +169,13 @@ def test_owned_transports_verify_tls_by_default() -> None:
     import batchdelete_requests
     import batchdelete_urllib3
 
-    assert batchdelete_requests.RequestsTransport()._session.verify is True
-    pool = batchdelete_urllib3.Urllib3Transport()._pm.connection_from_url("https://h.invalid")
-    assert resolve_cert_reqs(pool.cert_reqs) == ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+    adapter = batchdelete_requests.RequestsTransport()._session.get_adapter("https://h.invalid")
+    assert adapter._tls().verify_mode == ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+    owned = batchdelete_urllib3.Urllib3Transport()
+    pool = owned._route("https://h.invalid").pool
+    context = pool.conn_kw["ssl_context"]  # type: ignore[attr-defined]
+    assert context is owned._tls() and context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
     client = batchdelete_httpx.HttpxTransport()._client
     assert client._transport._pool._ssl_context.verify_mode.name == "CERT_REQUIRED"  # type: ignore[attr-defined]
 
