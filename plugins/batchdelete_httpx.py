@@ -1,9 +1,22 @@
 """The httpx transport of batchdelete (`pip install 'batchdelete[httpx]'`).
 
 Registered through the `batchdelete` entry-point group like any third-party
-plugin. httpx is imported only when a transport is built. Its own client
-reads the environment once (proxies, SSL_CERT_FILE); a loopback host never
-goes through a proxy found there.
+plugin. httpx is imported only when a transport is built.
+
+Connection options (`batchdelete.ConnectionOptions`, resolved once per
+client) are applied to the clients this transport owns, which never read
+the environment themselves (`trust_env=False`):
+
+- TLS: `verify=` the options' one context (`ssl_context()`: CA from
+  `verify=`, the environment or the system, client certificate,
+  `verify=False`), for the API and for an https:// proxy alike.
+- Proxies: one httpx client per route, direct or through each proxy URL the
+  options name (`httpx.Client(proxy=...)`); which route an origin takes is
+  asked of `proxy_for()` once and remembered. A proxy that cannot be reached
+  or refuses the tunnel (407...) is an error naming its host and port.
+- `max_connections`: httpx's limit is per client, not per origin, so here it
+  bounds each route (direct, or one proxy): never more than that many
+  connections to one origin, fewer when several origins share a route.
 
 How it keeps the limits of the transport contract:
 
@@ -15,11 +28,10 @@ How it keeps the limits of the transport contract:
   `deadline_scope` around each send), then raise httpcore's timeouts, which
   httpx reports as its own. The wait for a pooled connection is bounded too.
   httpx does not let one choose the backend, so `_install_backend` sets it on
-  the pool of every httpx transport the client holds, and refuses (at
-  construction, with a clear error) an httpx that changed these internals.
-  Building the pools ourselves would mean redoing what httpx's client does
-  with the environment (proxies per scheme, NO_PROXY, CA variables). Not
-  bounded: the system resolver's name lookup before connecting.
+  the pool of every httpx transport the client holds (the proxies' pools
+  included), and refuses (at construction, with a clear error) an httpx that
+  changed these internals. Not bounded: the system resolver's name lookup
+  before connecting.
 - **Body cap.** The response is streamed and its raw, still encoded bytes
   (`iter_raw`) go into `batchdelete.guards.BodyReader`, which decodes gzip and
   deflate under the caps; httpx decodes nothing. A response not read to its
@@ -29,14 +41,14 @@ How it keeps the limits of the transport contract:
   what it lets by (control bytes other than NUL, CR, LF in a header value;
   transfer-encoding with content-length) is refused here, before the body.
 - **Fork.** Used in a child made by `os.fork()`, a transport that owns its
-  clients builds new ones there (reading the environment as the first did)
-  and neither uses nor closes the parent's connections.
+  clients builds new ones there (with the same options, every route) and
+  neither uses nor closes the parent's connections.
 
-A user's own `httpx.Client` is used as it is: the deadline while connecting
-and reading the head then depends on that client; the body cap and a
-deadline check between body chunks still apply. A body its transport already
-read into memory (MockTransport's `Response(content=...)`) is taken as httpx
-decoded it, under the same cap.
+A user's own `httpx.Client` is used as it is, with no connection options:
+the deadline while connecting and reading the head then depends on that
+client; the body cap and a deadline check between body chunks still apply.
+A body its transport already read into memory (MockTransport's
+`Response(content=...)`) is taken as httpx decoded it, under the same cap.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from batchdelete import (
+    ConnectionOptions,
     RawResponse,
     RequestSpec,
     Transport,
@@ -57,11 +70,10 @@ from batchdelete import (
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
-    check_ca_environment,
     hookimpl,
-    is_loopback_host,
 )
-from batchdelete.guards import BodyReader, deadline_scope, head_problem, time_left
+from batchdelete._errors import mask_userinfo
+from batchdelete.guards import BodyReader, deadline_scope, deadline_tls, head_problem, time_left
 from batchdelete.hookspecs import RegisterTransport
 
 if TYPE_CHECKING:
@@ -69,6 +81,7 @@ if TYPE_CHECKING:
     import httpx
 
 NAME = "httpx"
+MAX_ORIGINS = 64  # origins whose route is remembered
 
 #: Raised while reading a response, these mean the response broke something
 #: (a huge number, bytes that are not text, nesting too deep): protocol errors.
@@ -83,6 +96,7 @@ def register_transports(register: RegisterTransport) -> None:
         library="httpx",
         install="pip install 'batchdelete[httpx]'",
         native_types=("httpx.Client",),
+        takes_options=True,
     )
 
 
@@ -128,13 +142,17 @@ def exception_map() -> dict[type[BaseException], type[TransportError]]:
     }
 
 
+class _Route(NamedTuple):
+    client: httpx.Client
+    proxy: str | None  # the proxy's host:port, for messages; None: direct
+
+
 class _Clients(NamedTuple):
     """The httpx clients in use, and the process they belong to."""
 
     pid: int | None  # None: the user's client, never replaced
-    main: httpx.Client
-    direct: httpx.Client | None  # for loopback hosts when the environment names proxies
-    by_origin: dict[str, httpx.Client]
+    by_proxy: dict[str | None, httpx.Client]  # None: direct (or the user's client)
+    by_origin: dict[str, _Route]  # the route of each origin, once decided
 
 
 # Replacing the clients after a fork happens under this lock; a new one in
@@ -159,18 +177,20 @@ class HttpxTransport(Transport):
 
     name = NAME
 
-    def __init__(self, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, client: httpx.Client | None = None, options: ConnectionOptions | None = None
+    ) -> None:
         import httpx
 
         self.library_version = httpx.__version__
         self.exceptions = exception_map()
         self._owned = client is None
+        self._options = options if options is not None else ConnectionOptions()
         self._abandoned: list[_Clients] = []  # a parent's: kept, so no finaliser runs here
         if client is None:
-            check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # what httpx reads
-            self._clients = _own_clients(direct=_environment_has_proxies())
+            self._clients = _own_clients(self._options)
         else:
-            self._clients = _Clients(None, client, None, {})
+            self._clients = _Clients(None, {None: client}, {})
 
     def _clients_now(self) -> _Clients:
         """The clients of this process: new ones in a child after a fork."""
@@ -181,31 +201,29 @@ class HttpxTransport(Transport):
             clients = self._clients
             if clients.pid != os.getpid():
                 self._abandoned.append(clients)  # never used nor closed here
-                clients = _own_clients(direct=clients.direct is not None)
+                clients = _own_clients(self._options)
                 self._clients = clients
         return clients
 
     @property
     def _client(self) -> httpx.Client:
-        """The main client of this process (tests look at it)."""
-        return self._clients_now().main
+        """The direct client of this process (tests look at it)."""
+        return self._clients_now().by_proxy[None]
 
-    def _client_for(self, url: str) -> httpx.Client:
+    def _route(self, url: str) -> _Route:
         clients = self._clients_now()
-        if clients.direct is None:
-            return clients.main
         end = url.find("/", url.find("//") + 2)
         origin = url if end < 0 else url[:end]
-        client = clients.by_origin.get(origin)
-        if client is None:
-            host = urlsplit(origin).hostname or ""
-            client = clients.direct if is_loopback_host(host) else clients.main
-            if len(clients.by_origin) < 64:
-                clients.by_origin[origin] = client
-        return client
+        route = clients.by_origin.get(origin)
+        if route is None:
+            proxy = self._options.proxy_for(origin) if clients.pid is not None else None
+            route = _Route(clients.by_proxy[proxy], _proxy_name(proxy) if proxy else None)
+            if len(clients.by_origin) < MAX_ORIGINS:
+                clients.by_origin[origin] = route
+        return route
 
     def send(self, spec: RequestSpec) -> RawResponse:
-        client = self._client_for(spec.url)
+        client, proxy = self._route(spec.url)
         connect, read, reading = spec.timeout.connect, spec.timeout.read, False
         try:
             request = client.build_request(
@@ -233,6 +251,8 @@ class HttpxTransport(Transport):
             raise
         except Exception as exc:
             mapped = self._failure(exc, reading)
+            if proxy is not None and mapped is not None:
+                mapped = _proxy_failure(exc, proxy) or mapped
             if mapped is None:
                 raise
             raise mapped from exc
@@ -279,34 +299,66 @@ class HttpxTransport(Transport):
         if self._owned:
             clients = self._clients
             if clients.pid == os.getpid():  # a parent's clients are the parent's to close
-                clients.main.close()
-                if clients.direct is not None:
-                    clients.direct.close()
+                for client in clients.by_proxy.values():
+                    client.close()
 
 
 def _reader(status: int, headers: dict[str, str], spec: RequestSpec) -> BodyReader:
     return BodyReader(status, headers, max_body=spec.max_body, max_error_body=spec.max_error_body)
 
 
-def _own_clients(*, direct: bool) -> _Clients:
-    """The clients of a transport that owns them: the main one, which reads
-    the environment once, and when that names proxies a second one whose
-    mounts send every scheme direct, for loopback hosts (CA settings still
-    read)."""
+def _own_clients(options: ConnectionOptions) -> _Clients:
+    """The clients of a transport that owns them: a direct one, and one per
+    proxy URL the options name; none reads the environment."""
     import httpx
 
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    n = options.max_connections
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    tls = deadline_tls(options.ssl_context())
 
-    def build(mounts: dict[str, httpx.BaseTransport | None] | None) -> httpx.Client:
-        client = httpx.Client(follow_redirects=False, limits=limits, mounts=mounts)
+    def build(proxy: str | None) -> httpx.Client:
+        via = None
+        if proxy is not None:  # an https:// proxy is verified as the API is
+            via = httpx.Proxy(proxy, ssl_context=tls if proxy.startswith("https:") else None)
+        client = httpx.Client(
+            follow_redirects=False, limits=limits, verify=tls, trust_env=False, proxy=via
+        )
         # The core asks for what BodyReader decodes; httpx's default (br, zstd) never goes out.
         del client.headers["accept-encoding"]
         _install_backend(client)
         return client
 
-    main = build(None)
-    second = build({"all://": None, "http://": None, "https://": None}) if direct else None
-    return _Clients(os.getpid(), main, second, {})
+    proxies = [None, *sorted(set(options.proxies.values()))]
+    return _Clients(os.getpid(), {proxy: build(proxy) for proxy in proxies}, {})
+
+
+def _proxy_name(url: str) -> str:
+    """host:port of a proxy URL (credentials are never shown)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return mask_userinfo(f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}")
+
+
+def _proxy_failure(exc: BaseException, proxy: str) -> TransportError | None:
+    """The error naming the proxy, when it refused the tunnel (httpx's
+    ProxyError: 407, ...) or could not be reached (a failure of the TCP
+    connect, which with a proxy is always to the proxy); else None."""
+    import httpx
+
+    detail = mask_userinfo(str(exc)) or type(exc).__name__
+    if isinstance(exc, httpx.ProxyError):
+        return TransportConnectError(f"The proxy {proxy} refused the tunnel: {detail}")
+    cause: BaseException | None = exc
+    for _ in range(4):
+        if cause is None or getattr(cause, "batchdelete_connecting", False):
+            break
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or not isinstance(exc, httpx.TransportError):
+        return None
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportTimeoutError(f"The proxy {proxy} did not answer in time: {detail}")
+    return TransportConnectError(f"The proxy {proxy} cannot be reached: {detail}")
 
 
 def _install_backend(client: httpx.Client) -> None:
@@ -391,18 +443,13 @@ def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkB
             socket_options: Iterable[Any] | None = None,
         ) -> httpcore.NetworkStream:
             timeout = left(timeout, httpcore.ConnectTimeout)
-            inner = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            try:
+                inner = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            except Exception as exc:  # through a proxy: the proxy cannot be reached
+                exc.batchdelete_connecting = True  # type: ignore[attr-defined]
+                raise
             return DeadlineStream(inner)
 
         # connect_unix_socket is left as NotImplementedError: our clients have no `uds`.
 
     return DeadlineBackend
-
-
-def _environment_has_proxies() -> bool:
-    """Whether httpx's own client will find proxies in the environment."""
-    import urllib.request
-
-    found = urllib.request.getproxies_environment()
-    found.pop("no", None)
-    return bool(found)

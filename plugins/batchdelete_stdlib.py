@@ -1,36 +1,36 @@
 """The dependency-free transport of batchdelete: the standard library's own
-HTTP client, `http.client`, nothing else to install.
+HTTP client, `http.client`, nothing else to install (and about as fast).
 
-Why `http.client`: HTTP parsing belongs to a library that many people read
-and fix, not to this project. `http.client` is the parser that urllib3 and
-requests stand on; what it lets by (a chunk size of `-1`, a header line
-without a colon, a NUL in a header value, both Transfer-Encoding and
-Content-Length...) is refused at once by `batchdelete.guards.StrictHTTPResponse`,
-its response class here. Its sockets keep the request's deadline
-(`guards.DeadlineSocket`, `guards.deadline_tls`), so a server that drips a
-byte at a time, answers `100 Continue` for ever or never ends its body
-cannot hold a call past `spec.deadline`; the body is read in pieces into a
-`guards.BodyReader`, which decodes gzip and deflate under the size cap.
+HTTP parsing is `http.client`'s, read and fixed by many; what it lets by (a
+chunk size of `-1`, a header line without a colon, a NUL in a header value,
+both Transfer-Encoding and Content-Length...) is refused at once by
+`batchdelete.guards.StrictHTTPResponse`, its response class here. Sockets
+keep the request's deadline (`guards.DeadlineSocket`, `guards.deadline_tls`)
+whatever the server does (drips, endless `100 Continue`, endless bodies); the
+body is read in pieces into a `guards.BodyReader` (gzip, deflate, size cap).
 
-The price of standing on `http.client` is speed: this transport is now about
-as fast as bare `http.client`. A fast path comes back in a later issue, on a
-well-kept library rather than a hand-written parser.
+Connection options (`batchdelete.ConnectionOptions`, resolved once per client):
 
-Connections are kept alive in a small per-origin pool (thread-safe, at most
-`MAX_IDLE` idle connections per origin); a connection goes back only after a
-response read to its end that does not close it. Idle connections are
-checked before use; one that the server dropped anyway, found when the
-request cannot be written on it, is replaced by a fresh connection, once. A
-connection dropped after the request went out is an error the core retries
-and counts, as on every transport: the server may have acted on it. After
-`os.fork()` the child starts with an empty pool and leaves the parent's
-sockets alone. TLS uses one default context per transport (built on first
-use), certificates verified and host names checked. It reads no proxy
-variables: behind a proxy, use another transport.
+- TLS: the options' one context (`ssl_context()`), with the deadline on its
+  sockets and ALPN `http/1.1`.
+- Proxies, decided once per origin (`proxy_for()`): an https:// URL goes
+  through `http.client`'s own CONNECT tunnel (`set_tunnel`), an http:// one
+  as an absolute-form request to the proxy; credentials in the proxy URL
+  become `Proxy-Authorization`, for the proxy only. A proxy that cannot be
+  reached or refuses the tunnel (407...) is an error naming its host and
+  port. https:// through an https:// proxy (TLS in TLS) is refused.
+- `max_connections` per origin, idle and in use: a thread that would open
+  one more waits for one, at most until its deadline (and connect timeout).
+
+At most `MAX_IDLE` idle connections per origin, put back only after a
+response read to its end that does not close them, checked before reuse; a
+reused one found dropped before the request went out whole is replaced,
+once. After `os.fork()` the child starts with empty pools.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import os
@@ -39,12 +39,15 @@ import socket
 import ssl
 import sys
 import threading
+import time
 import weakref
 import zlib
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
 
 from batchdelete import (
+    ConnectionOptions,
     RawResponse,
     RequestSpec,
     Transport,
@@ -52,9 +55,9 @@ from batchdelete import (
     TransportError,
     TransportProtocolError,
     TransportTimeoutError,
-    check_ca_environment,
     hookimpl,
 )
+from batchdelete._errors import mask_userinfo
 from batchdelete.guards import (
     BodyReader,
     DeadlineSocket,
@@ -67,11 +70,10 @@ from batchdelete.hookspecs import RegisterTransport
 
 NAME = "stdlib"
 MAX_IDLE = 16  # idle connections kept per origin
-MAX_ORIGINS = 64  # parsed origins remembered
+MAX_ORIGINS = 64  # routes (origin, proxy) remembered
 READ = 65536  # raw body bytes asked for per read
 # Methods whose request carries a length even without a body (some front ends want one).
 _LENGTH_ZERO = frozenset({"POST", "PUT", "PATCH"})
-# Methods that may be sent again when a kept-alive connection fails before any answer.
 # What a kept-alive connection closed by the server while idle raises before any answer.
 _STALE = (
     ConnectionResetError,  # http.client.RemoteDisconnected (no status line) too
@@ -84,60 +86,79 @@ _STALE = (
 
 @hookimpl
 def register_transports(register: RegisterTransport) -> None:
-    register(NAME, StdlibTransport, version=StdlibTransport.library_version)
+    register(NAME, StdlibTransport, version=StdlibTransport.library_version, takes_options=True)
 
 
 def exception_map() -> dict[type[BaseException], type[TransportError]]:
     """What http.client, ssl, socket and zlib can raise under this transport,
     and what may go wrong while a hostile response is read."""
     h = http.client
-    connect, timeout, protocol, other = (
-        TransportConnectError,
-        TransportTimeoutError,
-        TransportProtocolError,
-        TransportError,
-    )
-    return {
-        # http.client: malformed answers are protocol errors; misuse is ours.
-        h.HTTPException: protocol,
-        h.IncompleteRead: protocol,
-        h.BadStatusLine: protocol,
-        h.LineTooLong: protocol,
-        h.UnknownProtocol: protocol,
-        h.UnknownTransferEncoding: protocol,
-        h.RemoteDisconnected: connect,  # closed without an answer: like a reset
-        h.NotConnected: other,
-        h.InvalidURL: other,
-        h.UnimplementedFileMode: other,
-        h.ImproperConnectionState: other,
-        h.CannotSendRequest: other,
-        h.CannotSendHeader: other,
-        h.ResponseNotReady: other,
-        # ssl (a failed verification becomes TransportCertificateError in translate()).
-        ssl.SSLError: connect,
-        ssl.SSLZeroReturnError: connect,
-        ssl.SSLWantReadError: connect,
-        ssl.SSLWantWriteError: connect,
-        ssl.SSLSyscallError: connect,
-        ssl.SSLEOFError: connect,
-        ssl.SSLCertVerificationError: connect,
-        # socket
-        TimeoutError: timeout,  # socket.timeout; also a passed deadline
-        socket.gaierror: connect,
-        socket.herror: connect,
-        ConnectionError: connect,
-        OSError: connect,
-        # decoding, and what a hostile response may provoke while it is read
-        zlib.error: protocol,
-        UnicodeError: protocol,
-        ValueError: protocol,
-        OverflowError: protocol,
-        MemoryError: protocol,
-        RecursionError: protocol,
+    groups: dict[type[TransportError], tuple[type[BaseException], ...]] = {
+        # Malformed answers, and what a hostile response may provoke while read.
+        TransportProtocolError: (
+            *(h.HTTPException, h.IncompleteRead, h.BadStatusLine, h.LineTooLong),
+            *(h.UnknownProtocol, h.UnknownTransferEncoding, zlib.error, UnicodeError),
+            *(ValueError, OverflowError, MemoryError, RecursionError),
+        ),
+        # Misuse of http.client: ours.
+        TransportError: (
+            *(h.NotConnected, h.InvalidURL, h.UnimplementedFileMode, h.CannotSendRequest),
+            *(h.ImproperConnectionState, h.CannotSendHeader, h.ResponseNotReady),
+        ),
+        # RemoteDisconnected (closed without an answer) is like a reset; a failed
+        # certificate verification becomes TransportCertificateError in translate().
+        TransportConnectError: (
+            *(h.RemoteDisconnected, ssl.SSLError, ssl.SSLZeroReturnError, ssl.SSLEOFError),
+            *(ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLSyscallError),
+            *(ssl.SSLCertVerificationError, socket.gaierror, socket.herror, ConnectionError),
+            OSError,
+        ),
+        TransportTimeoutError: (TimeoutError,),  # socket.timeout; also a passed deadline
     }
+    return {cls: error for error, classes in groups.items() for cls in classes}
 
 
-# -- connections ------------------------------------------------------------------
+# -- routes and connections ------------------------------------------------------------
+
+
+class _Proxy(NamedTuple):
+    scheme: str
+    host: str
+    port: int
+    auth: dict[str, str]  # {"Proxy-Authorization": "Basic ..."} or {}
+    name: str  # host:port, for messages (credentials are never shown)
+
+
+class _Route(NamedTuple):
+    """How requests to one origin go: decided once per origin."""
+
+    scheme: str
+    host: str
+    port: int
+    netloc: str
+    proxy: _Proxy | None
+
+
+def _proxy(url: str) -> _Proxy:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    auth = {}
+    if parts.username is not None:
+        secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        auth = {"Proxy-Authorization": "Basic " + base64.b64encode(secret.encode()).decode()}
+    shown = f"[{host}]" if ":" in host else host
+    return _Proxy(parts.scheme, host, port, auth, mask_userinfo(f"{shown}:{port}"))
+
+
+def _proxy_failure(proxy: _Proxy, exc: BaseException, tunnel: bool) -> TransportError:
+    """The error for a proxy that cannot be reached or refused the tunnel."""
+    detail = mask_userinfo(str(exc)).removeprefix("Tunnel connection failed: ")
+    if isinstance(exc, TimeoutError):
+        return TransportTimeoutError(f"The proxy {proxy.name} did not answer in time: {detail}")
+    if isinstance(exc, http.client.HTTPException) and not isinstance(exc, OSError):
+        return TransportProtocolError(f"The proxy {proxy.name} answered the tunnel: {detail}")
+    what = "refused the tunnel" if tunnel else "cannot be reached"
+    return TransportConnectError(f"The proxy {proxy.name} {what}: {detail or type(exc).__name__}")
 
 
 class _Response(StrictHTTPResponse):
@@ -174,23 +195,44 @@ def _open(host: str, port: int, connect_timeout: float) -> DeadlineSocket:
     raise error if error is not None else OSError(f"no address found for {host!r}")
 
 
+def _connect(conn: http.client.HTTPConnection, proxy: _Proxy | None) -> DeadlineSocket:
+    """The socket of `conn`: to its host (the proxy's, with one), through
+    the CONNECT tunnel when one was set."""
+    sys.audit("http.client.connect", conn, conn.host, conn.port)
+    try:
+        sock = _open(conn.host, conn.port, conn.timeout)  # type: ignore[arg-type]
+    except OSError as exc:
+        if proxy is None:
+            raise
+        raise _proxy_failure(proxy, exc, tunnel=False) from exc
+    if proxy is not None and conn._tunnel_host:  # type: ignore[attr-defined]
+        conn.sock = sock
+        try:
+            conn._tunnel()  # type: ignore[attr-defined]
+        except (OSError, http.client.HTTPException) as exc:
+            sock.close()
+            raise _proxy_failure(proxy, exc, tunnel=True) from exc
+    return sock
+
+
 class _HTTPConnection(http.client.HTTPConnection):
     response_class = _Response
+    proxy: _Proxy | None = None  # the proxy this connection goes to, if any
 
     def connect(self) -> None:
-        sys.audit("http.client.connect", self, self.host, self.port)
-        self.sock = _open(self.host, self.port, self.timeout)  # type: ignore[arg-type]
+        self.sock = _connect(self, self.proxy)
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     response_class = _Response
     tls: ssl.SSLContext  # the transport's context, set when the connection is made
+    proxy: _Proxy | None = None
 
     def connect(self) -> None:
-        sys.audit("http.client.connect", self, self.host, self.port)
-        sock = _open(self.host, self.port, self.timeout)  # type: ignore[arg-type]
+        sock = _connect(self, self.proxy)
+        server = self._tunnel_host or self.host  # type: ignore[attr-defined]
         try:  # the handshake keeps the deadline too (deadline_tls)
-            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+            self.sock = self.tls.wrap_socket(sock, server_hostname=server)
         except BaseException:
             sock.close()
             raise
@@ -247,6 +289,15 @@ class _StaleConnectionError(Exception):
     """A reused connection failed before any answer: send again on a new one."""
 
 
+class _Pool:
+    """The connections to one origin: idle ones, and how many are open."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.idle: list[http.client.HTTPConnection] = []
+        self.open = 0  # idle and in use
+        self.freed = threading.Condition(lock)
+
+
 # -- fork safety -------------------------------------------------------------------
 
 _transports: weakref.WeakSet[StdlibTransport] = weakref.WeakSet()
@@ -265,46 +316,45 @@ if hasattr(os, "register_at_fork"):
 
 
 class StdlibTransport(Transport):
-    """http.client connections from a small per-origin pool; thread-safe."""
+    """http.client connections from small per-origin pools; thread-safe."""
 
     name = NAME
     library_version = "{}.{}.{}".format(*sys.version_info[:3])
 
-    def __init__(self, native: object | None = None) -> None:
+    def __init__(self, native: object | None = None, options: ConnectionOptions | None = None):
         if native is not None:
             raise TypeError("the stdlib transport wraps no native client")
         self.exceptions = exception_map()
-        check_ca_environment("SSL_CERT_FILE", "SSL_CERT_DIR")  # OpenSSL's defaults
-        self._lock = threading.Lock()
-        self._idle: dict[str, list[http.client.HTTPConnection]] = {}
-        self._origins: dict[str, tuple[str, str, int, str]] = {}
+        self._options = options if options is not None else ConnectionOptions()
+        self._max = self._options.max_connections
+        self._routes: dict[str, _Route] = {}
         self._tls: ssl.SSLContext | None = None
+        self._forget()
         _transports.add(self)
 
     def _forget(self) -> None:
-        """In a forked child: the parent's connections are the parent's.
-        They are dropped, not closed (closing would not reach the parent's
-        socket, but there is nothing to gain from touching it)."""
+        """New, empty pools; in a forked child, the parent's connections are
+        dropped, not closed (there is nothing to gain from touching them)."""
         self._lock = threading.Lock()  # another thread may have held it at fork
-        self._idle = {}
+        self._pools: dict[str, _Pool] = {}
 
     # -- connections -------------------------------------------------------
 
     def _context(self) -> ssl.SSLContext:
         context = self._tls
-        if context is None:  # built once: creating a context costs ~30 ms
-            context = ssl.create_default_context()  # verifies, checks host names
+        if context is None:  # the options build it once (loading CAs costs ~30 ms)
+            context = self._options.ssl_context()
             context.set_alpn_protocols(["http/1.1"])
             self._tls = context = deadline_tls(context)
         return context
 
-    def _origin(self, url: str) -> tuple[str, str, str, int, str, str]:
-        """(origin key, scheme, host, port, netloc, path) of an absolute URL."""
+    def _route(self, url: str) -> tuple[str, _Route, str]:
+        """(origin, route, path) of an absolute URL."""
         start = url.find("://") + 3
         slash = url.find("/", start)
         origin, path = (url, "/") if slash < 0 else (url[:slash], url[slash:])
-        found = self._origins.get(origin)
-        if found is None:
+        route = self._routes.get(origin)
+        if route is None:
             parts = urlsplit(origin)
             try:
                 port = parts.port
@@ -313,79 +363,123 @@ class StdlibTransport(Transport):
             if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
                 raise TransportError(f"The stdlib transport cannot send to {url!r}.")
             port = port or (443 if parts.scheme == "https" else 80)
-            found = (parts.scheme, parts.hostname, port, parts.netloc)
-            if len(self._origins) < MAX_ORIGINS:
-                self._origins[origin] = found
-        scheme, host, port, netloc = found
-        return origin, scheme, host, port, netloc, path.partition("#")[0]
+            via = self._options.proxy_for(origin)
+            proxy = _proxy(via) if via else None
+            route = _Route(parts.scheme, parts.hostname, port, parts.netloc, proxy)
+            if len(self._routes) < MAX_ORIGINS:
+                self._routes[origin] = route
+        if route.proxy and route.proxy.scheme == "https" and route.scheme == "https":
+            raise TransportError(
+                f"The stdlib transport cannot reach {origin} through the HTTPS proxy "
+                f"{route.proxy.name}: http.client cannot run TLS inside TLS. Use an "
+                "http:// proxy URL, or the httpx transport."
+            )
+        return origin, route, path.partition("#")[0]
 
-    def _checkout(self, origin: str) -> http.client.HTTPConnection | None:
+    def _checkout(self, origin: str, wait: float) -> http.client.HTTPConnection | None:
+        """An idle connection to `origin`, or None when the caller may open
+        a new one (counted as open now); waits while `max_connections` are
+        open, at most `wait` seconds and until the deadline."""
+        end = None
         with self._lock:
-            idle = self._idle.get(origin)
-            while idle:
-                conn = idle.pop()
-                if not _is_stale(conn):
-                    return conn
-                conn.close()
-        return None
+            pool = self._pools.get(origin) or self._pools.setdefault(origin, _Pool(self._lock))
+            while True:
+                while pool.idle:
+                    conn = pool.idle.pop()
+                    if not _is_stale(conn):
+                        return conn
+                    conn.close()
+                    pool.open -= 1
+                if pool.open < self._max:
+                    pool.open += 1
+                    return None
+                if end is None:
+                    try:
+                        end = time.monotonic() + (time_left(wait) or 0.0)
+                    except TimeoutError:
+                        end = 0.0
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TransportTimeoutError(
+                        f"No connection to {origin} was free in time: max_connections "
+                        f"({self._max}) were all in use until the deadline."
+                    )
+                pool.freed.wait(left)
 
-    def _checkin(self, origin: str, conn: http.client.HTTPConnection) -> None:
+    def _checkin(
+        self, origin: str, conn: http.client.HTTPConnection | None, keep: bool = True
+    ) -> None:
+        """Give a connection (or a slot that got none) back: kept idle, or
+        closed; either way a waiting thread may go on."""
         with self._lock:
-            idle = self._idle.setdefault(origin, [])
-            if len(idle) < MAX_IDLE:
-                idle.append(conn)
+            pool = self._pools.get(origin) or self._pools.setdefault(origin, _Pool(self._lock))
+            pool.freed.notify()
+            if keep and conn is not None and len(pool.idle) < MAX_IDLE:
+                pool.idle.append(conn)
                 return
-        conn.close()
+            pool.open = max(pool.open - 1, 0)
+        if conn is not None:
+            conn.close()
 
-    def _new(
-        self, scheme: str, host: str, port: int, spec: RequestSpec
-    ) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection
-        if scheme == "https":
-            context = self._context()
-            tls = _HTTPSConnection(host, port, timeout=spec.timeout.connect, context=context)
-            tls.tls = context
-            conn = tls
+    def _new(self, route: _Route, spec: RequestSpec) -> http.client.HTTPConnection:
+        scheme, host, port, proxy = route.scheme, route.host, route.port, route.proxy
+        if proxy is not None and scheme == "https":  # CONNECT tunnel to the proxy
+            conn = self._connection("https", proxy.host, proxy.port, spec)
+            conn.set_tunnel(host, port, headers=proxy.auth)
+        elif proxy is not None:  # absolute-form requests to the proxy
+            conn = self._connection(proxy.scheme, proxy.host, proxy.port, spec)
         else:
-            conn = _HTTPConnection(host, port, timeout=spec.timeout.connect)
+            conn = self._connection(scheme, host, port, spec)
+        conn.proxy = proxy
         conn.connect()
+        return conn
+
+    def _connection(
+        self, scheme: str, host: str, port: int, spec: RequestSpec
+    ) -> _HTTPConnection | _HTTPSConnection:
+        if scheme == "http":
+            return _HTTPConnection(host, port, timeout=spec.timeout.connect)
+        context = self._context()
+        conn = _HTTPSConnection(host, port, timeout=spec.timeout.connect, context=context)
+        conn.tls = context
         return conn
 
     # -- one exchange --------------------------------------------------------
 
     def send(self, spec: RequestSpec) -> RawResponse:
-        origin, scheme, host, port, netloc, path = self._origin(spec.url)
+        origin, route, path = self._route(spec.url)
+        if route.proxy is not None and route.scheme == "http":
+            path = origin + path  # absolute form, for the proxy
         with deadline_scope(spec.deadline):
-            conn = self._checkout(origin)
-            reused = conn is not None
-            while True:
-                try:
-                    if conn is None:
-                        conn = self._new(scheme, host, port, spec)
-                    status, headers, body, keep = self._exchange(conn, spec, netloc, path, reused)
-                except _StaleConnectionError:
-                    assert conn is not None
-                    conn.close()
-                    conn, reused = None, False  # once, on a fresh connection
-                    continue
-                except BaseException as exc:
-                    if conn is not None:
-                        conn.close()
-                    if isinstance(exc, TransportError) or not isinstance(exc, Exception):
-                        raise
-                    raise self._translated(exc) from exc
-                break
-        if keep:
-            self._checkin(origin, conn)
-        else:
-            conn.close()
+            conn = self._checkout(origin, spec.timeout.connect)
+            reused, keep = conn is not None, False
+            try:
+                while True:
+                    try:
+                        if conn is None:
+                            conn = self._new(route, spec)
+                        status, headers, body, keep = self._exchange(
+                            conn, spec, route, path, reused
+                        )
+                    except _StaleConnectionError:
+                        assert conn is not None
+                        conn.close()  # its slot goes to a fresh connection, once
+                        conn, reused = None, False
+                        continue
+                    break
+            except BaseException as exc:
+                self._checkin(origin, conn, keep=False)
+                if isinstance(exc, TransportError) or not isinstance(exc, Exception):
+                    raise
+                raise self._translated(exc) from exc
+        self._checkin(origin, conn, keep)
         return RawResponse(status, headers, body)
 
     def _exchange(
         self,
         conn: http.client.HTTPConnection,
         spec: RequestSpec,
-        netloc: str,
+        route: _Route,
         path: str,
         reused: bool,
     ) -> tuple[int, Mapping[str, str], bytes, bool]:
@@ -394,7 +488,10 @@ class StdlibTransport(Transport):
         try:  # buffered, no I/O yet; the core checked every header already
             conn.putrequest(spec.method, path, skip_host=True, skip_accept_encoding=True)
             if "host" not in spec.headers:
-                conn.putheader("host", netloc)
+                conn.putheader("host", route.netloc)
+            if route.proxy is not None and route.scheme == "http":
+                for name, value in route.proxy.auth.items():
+                    conn.putheader(name, value)
             for name, value in spec.headers.items():
                 conn.putheader(name, value)
             if spec.body is not None:
@@ -434,9 +531,13 @@ class StdlibTransport(Transport):
         return mapped
 
     def close(self) -> None:
+        closing: list[http.client.HTTPConnection] = []
         with self._lock:
-            idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                with contextlib.suppress(OSError):
-                    conn.close()
+            for pool in self._pools.values():
+                closing += pool.idle
+                pool.open -= len(pool.idle)
+                pool.idle = []
+                pool.freed.notify_all()
+        for conn in closing:
+            with contextlib.suppress(OSError):
+                conn.close()

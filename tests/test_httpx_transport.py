@@ -412,11 +412,8 @@ def test_what_breaks_while_reading_is_a_protocol_error(error: Exception) -> None
 
 
 def backends(transport: batchdelete_httpx.HttpxTransport) -> list[str]:
-    clients = transport._clients
     found = []
-    for c in (clients.main, clients.direct):
-        if c is None:
-            continue
+    for c in transport._clients.by_proxy.values():
         for t in [c._transport, *c._mounts.values()]:
             if t is not None:
                 found.append(type(t._pool._network_backend).__name__)  # type: ignore[attr-defined]
@@ -425,12 +422,15 @@ def backends(transport: batchdelete_httpx.HttpxTransport) -> list[str]:
 
 def test_every_pool_has_the_deadline_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:8")
     monkeypatch.setenv("NO_PROXY", "internal.example")
     transport = batchdelete_httpx.HttpxTransport()
-    assert transport._clients.direct is not None  # loopback hosts skip the proxies
+    clients = transport._clients.by_proxy
+    assert set(clients) == {None, "http://127.0.0.1:9", "http://127.0.0.1:8"}
+    pools = [t._pool for c in clients.values() for t in c._mounts.values() if t is not None]  # type: ignore[attr-defined]
+    assert {type(p).__name__ for p in pools} == {"HTTPProxy"}  # the proxies' pools
     found = backends(transport)
-    assert len(found) >= 4 and set(found) == {"DeadlineBackend"}
+    assert len(found) >= 5 and set(found) == {"DeadlineBackend"}
     transport.close()
 
 

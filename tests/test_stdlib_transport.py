@@ -368,7 +368,7 @@ def test_body_to_the_end_of_the_connection(
     server = serve(answer(b"HTTP/1.1 200 OK\r\n\r\nall of it", wait=False))
     raw = transport.send(spec(server))
     assert raw.body == b"all of it"
-    assert not any(transport._idle.values())
+    assert not any(pool.idle for pool in transport._pools.values())
 
 
 # -- malformed responses: refused at once --------------------------------------------------
@@ -416,7 +416,7 @@ def test_malformed_responses_are_refused_at_once(
     with pytest.raises(bd.TransportProtocolError):
         transport.send(spec(server))
     assert time.monotonic() - started < 1
-    assert not any(transport._idle.values())
+    assert not any(pool.idle for pool in transport._pools.values())
 
 
 @pytest.mark.parametrize(
@@ -566,7 +566,7 @@ def test_a_gzip_bomb_is_refused_quickly(serve: Callable[..., RawServer]) -> None
     with client(server) as c:
         with pytest.raises(bd.ResponseTooLargeError) as info:
             c.delete("msgbatch_1")
-        assert not any(c.transport._idle.values())  # type: ignore[attr-defined]
+        assert not any(p.idle for p in c.transport._pools.values())  # type: ignore[attr-defined]
     assert time.monotonic() - started < 2
     assert "max_response_bytes" in str(info.value)
 
@@ -635,4 +635,4 @@ def test_the_idle_pool_is_bounded(transport: st.StdlibTransport) -> None:
     conns = [http.client.HTTPConnection("127.0.0.1", 9) for _ in range(st.MAX_IDLE + 3)]
     for conn in conns:
         transport._checkin("http://127.0.0.1:9", conn)
-    assert len(transport._idle["http://127.0.0.1:9"]) == st.MAX_IDLE
+    assert len(transport._pools["http://127.0.0.1:9"].idle) == st.MAX_IDLE
