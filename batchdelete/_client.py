@@ -9,14 +9,12 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
-from urllib.parse import urlencode, urlsplit
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
-import msgspec
-
+from ._answers import RETRYABLE_TRANSPORT_ERRORS, connection_error, decode, status_error
 from ._errors import (
-    APIConnectionError,
     APIError,
     APIResponseValidationError,
     APIStatusError,
@@ -25,31 +23,21 @@ from ._errors import (
     NotFoundError,
     ResponseTooLargeError,
     TransportCertificateError,
-    TransportConnectError,
     TransportError,
-    TransportProtocolError,
-    TransportResponseTooLargeError,
-    TransportTimeoutError,
     mask_userinfo,
-    snippet,
-    status_error_class,
 )
 from ._hooks import Hooks
 from ._models import (
-    DECODERS,
-    BetaDeletedMessageBatch,
     DeletedMessageBatch,
-    MessageBatch,
     MessageBatchPage,
-    decode_error,
 )
 from ._options import DEFAULT_MAX_CONNECTIONS, ConnectionOptions
 from ._registry import get_plugin_manager, resolve_transport
+from ._resources import APIResponse, _Beta, _Messages, _Operations
 from ._retry import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     plan_retry,
-    requested_wait,
     should_retry,
 )
 from ._spec import (
@@ -81,28 +69,6 @@ DEFAULT_TIMEOUT = Timeout()
 ENV_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 T = TypeVar("T", bound=DeletedMessageBatch)
 R = TypeVar("R")
-
-
-class APIResponse(msgspec.Struct, Generic[R], frozen=True):
-    """A successful call, with what is known about it.
-
-    `data`: the decoded object (also returned by `parse()`); `request_id`:
-    the API's `request-id` header; `attempts`: HTTP requests made (1 when no
-    retry was needed); `transport`: the transport's name; `elapsed`: seconds
-    for the whole call, retries and waits included; `status_code` and
-    `headers` (lower-case names) of the final response.
-    """
-
-    data: R
-    status_code: int
-    headers: Mapping[str, str]
-    request_id: str | None
-    attempts: int
-    transport: str
-    elapsed: float
-
-    def parse(self) -> R:
-        return self.data
 
 
 def _env(name: str) -> str | None:
@@ -153,257 +119,6 @@ def _v1_hint(base_url: str) -> str | None:
         f"{fixed}/v1/v1/messages/batches/...; the API's base URL has no /v1. "
         f"Use base_url={fixed!r} (ANTHROPIC_BASE_URL or --base-url)."
     )
-
-
-ROUTE_MISSING_HINT = (
-    "The batches route itself was not found at this base URL: check it (the API's "
-    "root, such as https://api.anthropic.com, without /v1)."
-)
-
-
-def _status_error(
-    raw: RawResponse, attempts: int, note: str, *, listing: bool = False
-) -> APIStatusError:
-    envelope = decode_error(raw.body)
-    detail = envelope.error if envelope is not None else None
-    error_type = detail.type if detail is not None else None
-    if detail is not None and detail.message:
-        api_message = snippet(detail.message.encode(), limit=1000)
-    else:
-        api_message = snippet(raw.body)
-    request_id = raw.headers.get("request-id") or (envelope.request_id if envelope else None)
-    cls = status_error_class(raw.status)
-    if 300 <= raw.status < 400:
-        location = snippet(raw.headers.get("location", "").encode())
-        hint = (
-            f"The server redirected to {location}; batchdelete never follows "
-            "redirects (one could carry the API key to another host). Check base_url."
-        )
-    elif listing and raw.status == 404:
-        hint = ROUTE_MISSING_HINT
-    else:
-        hint = cls.hint
-    kind = f" ({error_type})" if error_type else ""
-    parts = [f"Error code {raw.status}{kind}: {api_message.rstrip('.')}."]
-    if request_id:
-        parts.append(f"Request id: {request_id}.")
-    parts += [p for p in (hint, note) if p]
-    return cls(
-        " ".join(parts),
-        status_code=raw.status,
-        body=raw.body,
-        headers=raw.headers,
-        error_type=error_type,
-        api_message=api_message,
-        request_id=request_id,
-        retry_after=requested_wait(raw.headers, time.time()),
-        attempts=attempts,
-    )
-
-
-def _connection_error(exc: TransportError, url: str, attempts: int) -> APIError:
-    if isinstance(exc, TransportResponseTooLargeError):
-        return ResponseTooLargeError(
-            f"The API answered {exc.status or 'with a success'} but {exc} Raise "
-            "max_response_bytes if such a body is expected.",
-            status_code=exc.status,
-            body=b"",
-            headers=exc.headers,
-            request_id=exc.headers.get("request-id"),
-            attempts=attempts,
-        )
-    if isinstance(exc, TransportCertificateError):
-        host = urlsplit(url).hostname
-        return APIConnectionError(
-            f"Certificate verify failed for {host}: {exc}; pass a CA bundle that "
-            "trusts the server with SSL_CERT_FILE (REQUESTS_CA_BUNDLE for the "
-            "requests transport), or your own HTTP client configured for it. "
-            "Not retried: the same certificate would fail again.",
-            attempts=attempts,
-        )
-    if isinstance(exc, TransportTimeoutError):
-        return APITimeoutError(
-            f"The request to {url} timed out ({mask_userinfo(str(exc))}). "
-            "Raise the timeout or try again.",
-            attempts=attempts,
-        )
-    return APIConnectionError(
-        f"The request to {url} did not complete ({type(exc).__name__}: "
-        f"{mask_userinfo(str(exc))}). "
-        "Check the network and base_url, then try again.",
-        attempts=attempts,
-    )
-
-
-RETRYABLE_TRANSPORT_ERRORS = (TransportConnectError, TransportTimeoutError, TransportProtocolError)
-
-
-def _decode(raw: RawResponse, model: type[R], attempts: int) -> R:
-    """The 2xx body as `model`; anything else is an `APIResponseValidationError`
-    (deep nesting included) showing at most the first 200 bytes."""
-    try:
-        return cast(R, DECODERS[model].decode(raw.body))
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        what = f"a {model.__name__}" if isinstance(exc, msgspec.ValidationError) else "valid JSON"
-        raise APIResponseValidationError(
-            f"The API answered {raw.status} but the body is not {what} "
-            f"({exc}). Body: {snippet(raw.body)}",
-            status_code=raw.status,
-            body=raw.body,
-            headers=raw.headers,
-            request_id=raw.headers.get("request-id"),
-            attempts=attempts,
-        ) from None
-
-
-class _Operations(Generic[T]):
-    """The operations, shared by `Client` and the SDK-shaped resources
-    (`client.messages.batches`, `client.beta.messages.batches`), which differ
-    only in the type a delete returns."""
-
-    _client: Client
-    _model: type[T]
-
-    @property
-    def with_raw_response(self) -> RawBatches[T]:
-        """The same delete, returning an `APIResponse` with the call's details."""
-        return RawBatches(self._client, self._model)
-
-    def delete(
-        self,
-        message_batch_id: str,
-        *,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> T:
-        """Delete a Message Batch that has finished processing.
-
-        Raises `NotFoundError` for an unknown or already deleted id, and
-        `BadRequestError` for a batch still in progress (cancel it first).
-        Like the official SDK, this sends any id the wire contract can
-        encode; `delete_batch` and `delete_many` accept only batch ids
-        (`BATCH_ID_PATTERN`) and prove "already gone" before saying so.
-        """
-        return self._client._delete(
-            message_batch_id, self._model, betas, timeout, extra_headers
-        ).data
-
-    def retrieve(
-        self,
-        message_batch_id: str,
-        *,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> MessageBatch:
-        """The batch's current state (`GET /v1/messages/batches/{id}`)."""
-        client = self._client
-        url = client._prefix + encode_batch_id(message_batch_id)
-        return client._call("GET", url, MessageBatch, betas, timeout, extra_headers).data
-
-    def cancel(
-        self,
-        message_batch_id: str,
-        *,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> MessageBatch:
-        """Start canceling a running batch; it is `canceling` until it ends."""
-        client = self._client
-        url = client._prefix + encode_batch_id(message_batch_id) + "/cancel"
-        return client._call("POST", url, MessageBatch, betas, timeout, extra_headers).data
-
-    def list_page(
-        self,
-        *,
-        limit: int = 20,
-        after_id: str | None = None,
-        before_id: str | None = None,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> MessageBatchPage:
-        """One page of batches, newest first."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}.")
-        query: dict[str, str | int] = {"limit": limit}
-        for name, value in (("after_id", after_id), ("before_id", before_id)):
-            if value is not None:
-                encode_batch_id(value)  # the same checks as an id
-                query[name] = value
-        client = self._client
-        url = client._prefix[:-1] + "?" + urlencode(query)
-        return client._call("GET", url, MessageBatchPage, betas, timeout, extra_headers).data
-
-    def list(
-        self,
-        *,
-        limit: int = 20,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> Iterator[MessageBatch]:
-        """Every batch, newest first, fetching `limit` per page as it goes."""
-        after_id: str | None = None
-        while True:
-            page = self.list_page(
-                limit=limit,
-                after_id=after_id,
-                betas=betas,
-                timeout=timeout,
-                extra_headers=extra_headers,
-            )
-            yield from page.data
-            if not page.has_more or not page.data:
-                return
-            if not page.last_id or page.last_id == after_id:
-                raise APIResponseValidationError(
-                    "The API said more batches follow but gave no new last_id to "
-                    "continue from; stopping instead of looping.",
-                    status_code=200,
-                    body=b"",
-                    headers={},
-                )
-            after_id = page.last_id
-
-
-class Batches(_Operations[T]):
-    """`client.messages.batches` and `client.beta.messages.batches`."""
-
-    def __init__(self, client: Client, model: type[T]) -> None:
-        self._client = client
-        self._model = model
-
-
-class RawBatches(Generic[T]):
-    """Calls that return `APIResponse` (request id, attempts, timing)."""
-
-    def __init__(self, client: Client, model: type[T]) -> None:
-        self._client = client
-        self._model = model
-
-    def delete(
-        self,
-        message_batch_id: str,
-        *,
-        betas: Iterable[str] | None = None,
-        timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[T]:
-        """Delete a Message Batch; the result with the call's details."""
-        return self._client._delete(message_batch_id, self._model, betas, timeout, extra_headers)
-
-
-class _Messages(Generic[T]):
-    def __init__(self, client: Client, model: type[T]) -> None:
-        self.batches = Batches(client, model)
-
-
-class _Beta:
-    def __init__(self, client: Client) -> None:
-        self.messages = _Messages(client, BetaDeletedMessageBatch)
 
 
 class Client(_Operations[DeletedMessageBatch]):
@@ -739,7 +454,7 @@ class Client(_Operations[DeletedMessageBatch]):
                 raw = self._send(spec)
             except TransportError as exc:
                 cause = exc
-                error: APIError = _connection_error(exc, url, attempt)
+                error: APIError = connection_error(exc, url, attempt)
                 retryable = isinstance(exc, RETRYABLE_TRANSPORT_ERRORS) and not isinstance(
                     exc, TransportCertificateError
                 )
@@ -785,7 +500,7 @@ class Client(_Operations[DeletedMessageBatch]):
                     )
                 if 200 <= raw.status < 300:
                     try:
-                        data = _decode(raw, model, attempt)
+                        data = decode(raw, model, attempt)
                     except APIResponseValidationError as invalid:
                         hooks.on_error(
                             method=method, url=url, attempt=attempt, transport=tname, error=invalid
@@ -801,7 +516,7 @@ class Client(_Operations[DeletedMessageBatch]):
                         time.monotonic() - start,
                     )
                 # Only the list route has a query string (ids encode "?" as %3F).
-                error = _status_error(raw, attempt, note, listing="?" in url)
+                error = status_error(raw, attempt, note, listing="?" in url)
                 if raw.status == 407:
                     error = self._proxy_refused(error, url)
                 retryable = should_retry(raw.status, raw.headers)
