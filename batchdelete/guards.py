@@ -26,6 +26,8 @@ transport authors.
   Libraries decode content incrementally but not all of them bound one
   step's output (httpx inflates a whole network chunk at once), hence one
   decoder here for every transport.
+- **Secrets.** `mask_userinfo` masks the credentials of any URL in a text
+  (`http://***@proxy:3128`), for messages that quote a proxy.
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ._errors import TransportProtocolError, TransportResponseTooLargeError
+from ._errors import TransportProtocolError, TransportResponseTooLargeError, mask_userinfo
 from ._spec import DEFAULT_MAX_ERROR_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
     "DEFAULT_MAX_ERROR_BYTES",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "READ_SIZE",
     "BodyReader",
     "DeadlineSocket",
     "ProtocolViolationError",
@@ -54,6 +57,7 @@ __all__ = [
     "deadline_scope",
     "deadline_tls",
     "head_problem",
+    "mask_userinfo",
     "time_left",
 ]
 

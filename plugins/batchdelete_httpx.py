@@ -72,8 +72,14 @@ from batchdelete import (
     TransportTimeoutError,
     hookimpl,
 )
-from batchdelete._errors import mask_userinfo
-from batchdelete.guards import BodyReader, deadline_scope, deadline_tls, head_problem, time_left
+from batchdelete.guards import (
+    BodyReader,
+    deadline_scope,
+    deadline_tls,
+    head_problem,
+    mask_userinfo,
+    time_left,
+)
 from batchdelete.hookspecs import RegisterTransport
 
 if TYPE_CHECKING:

@@ -57,13 +57,13 @@ from batchdelete import (
     TransportTimeoutError,
     hookimpl,
 )
-from batchdelete._errors import mask_userinfo
 from batchdelete.guards import (
     BodyReader,
     DeadlineSocket,
     StrictHTTPResponse,
     deadline_scope,
     deadline_tls,
+    mask_userinfo,
     time_left,
 )
 from batchdelete.hookspecs import RegisterTransport

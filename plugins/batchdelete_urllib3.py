@@ -44,7 +44,6 @@ from batchdelete import (
     TransportTimeoutError,
     hookimpl,
 )
-from batchdelete._errors import mask_userinfo
 from batchdelete.guards import (
     READ_SIZE,
     BodyReader,
@@ -52,6 +51,7 @@ from batchdelete.guards import (
     StrictHTTPResponse,
     deadline_scope,
     deadline_tls,
+    mask_userinfo,
     time_left,
 )
 from batchdelete.hookspecs import RegisterTransport
