@@ -344,7 +344,8 @@ class StdlibTransport(Transport):
         context = self._tls
         if context is None:  # the options build it once (loading CAs costs ~30 ms)
             context = self._options.ssl_context()
-            context.set_alpn_protocols(["http/1.1"])
+            if context is not self._options.verify:  # a user's own context keeps its ALPN
+                context.set_alpn_protocols(["http/1.1"])
             self._tls = context = deadline_tls(context)
         return context
 
