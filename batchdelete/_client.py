@@ -1,4 +1,4 @@
-"""Client: builds the request, runs the attempts, maps errors, decodes."""
+"""Client: builds the requests and drives the call flow (`_flow.py`) with blocking I/O."""
 
 from __future__ import annotations
 
@@ -13,19 +13,12 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ._answers import RETRYABLE_TRANSPORT_ERRORS, connection_error, decode, status_error
 from ._errors import (
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
     ConfigurationError,
     NotFoundError,
-    ResponseTooLargeError,
-    TransportCertificateError,
     TransportError,
-    mask_userinfo,
 )
+from ._flow import Call, FlowSettings, Send, call_flow
 from ._hooks import Hooks
 from ._models import (
     DeletedMessageBatch,
@@ -37,12 +30,9 @@ from ._resources import APIResponse, _Beta, _Messages, _Operations
 from ._retry import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
-    plan_retry,
-    should_retry,
 )
 from ._spec import (
     DEFAULT_BASE_URL,
-    DEFAULT_MAX_ERROR_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
     RequestSpec,
     Timeout,
@@ -296,17 +286,6 @@ class Client(_Operations[DeletedMessageBatch]):
             f"timeout={self._timeout!r}, max_retries={self._max_retries})"
         )
 
-    def _proxy_refused(self, error: APIStatusError, url: str) -> APIStatusError:
-        """A 407 comes from a proxy, not the API: say which one (masked)."""
-        proxy = self._options.proxy_for(url) if self._options is not None else None
-        where = f"the proxy {mask_userinfo(proxy)}" if proxy else "a proxy on the way"
-        error.message = (
-            f"{error.message} The 407 came from {where}, not from the API: check the "
-            "proxy's user name and password (proxy= or HTTPS_PROXY)."
-        )
-        error.args = (error.message,)
-        return error
-
     # -- proof for the workflows ----------------------------------------------
 
     def _confirm_batches_route(self) -> None:
@@ -376,35 +355,6 @@ class Client(_Operations[DeletedMessageBatch]):
         limits = self._timeout if timeout is None else Timeout.coerce(timeout)
         return self._request(method, url, headers, limits, model)
 
-    def _attempt_spec(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        limits: Timeout,
-        call_end: float | None,
-    ) -> RequestSpec:
-        """The request of one attempt: its timeouts clipped to what is left of
-        the call, and the absolute end of the attempt (attempt limit or call
-        deadline, whichever comes first)."""
-        now = time.monotonic()
-        end = now + limits.attempt
-        if call_end is not None:
-            end = min(end, call_end)
-        left = end - now
-        timeout = limits
-        if left < limits.connect or left < limits.read:
-            timeout = Timeout(min(limits.connect, left), min(limits.read, left))
-        return RequestSpec(
-            method,
-            url,
-            headers,
-            timeout,
-            deadline=end,
-            max_body=self._max_response_bytes,
-            max_error_body=min(self._max_response_bytes, DEFAULT_MAX_ERROR_BYTES),
-        )
-
     def _send(self, spec: RequestSpec) -> RawResponse:
         """The transport's answer; whatever else it raises becomes a
         `TransportError` (never retried), so that only batchdelete errors
@@ -427,134 +377,36 @@ class Client(_Operations[DeletedMessageBatch]):
         limits: Timeout,
         model: type[R],
     ) -> APIResponse[R]:
+        """Drive the call's flow (`_flow.call_flow`) with blocking I/O."""
         if self._closed:
             raise ConfigurationError("This Client is closed; create a new one.")
-        tname = self._transport.name
-        hooks = self._hooks
-        start = time.monotonic()
-        call_end = None if limits.deadline is None else start + limits.deadline
-        note = ""
-        attempt = 0
+        options = self._options
+        settings = FlowSettings(
+            self._transport.name,
+            self._hooks,
+            self._max_retries,
+            self._max_retry_wait,
+            self._max_response_bytes,
+            self._random,
+            options.proxy_for if options is not None else _no_proxy,
+        )
+        flow = call_flow(Call(method, url, headers, limits, model), settings)
+        step = next(flow)
         while True:
-            attempt += 1
-            if call_end is not None and call_end - time.monotonic() <= 0:
-                raise APITimeoutError(
-                    f"The call's deadline of {limits.deadline:g} s passed before "
-                    f"attempt {attempt}.",
-                    attempts=attempt - 1,
-                )
-            spec = self._attempt_spec(method, url, headers, limits, call_end)
-            hooks.on_request(
-                method=method, url=url, headers=headers, attempt=attempt, transport=tname
-            )
-            sent_at = time.monotonic()
-            retryable = True
-            cause: TransportError | None = None
-            try:
-                raw = self._send(spec)
-            except TransportError as exc:
-                cause = exc
-                error: APIError = connection_error(exc, url, attempt)
-                retryable = isinstance(exc, RETRYABLE_TRANSPORT_ERRORS) and not isinstance(
-                    exc, TransportCertificateError
-                )
-                requested = None
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug(
-                        "%s %s -> %s in %.1f ms (attempt %d, %s)",
-                        method,
-                        _path(url),
-                        type(error).__name__,
-                        (time.monotonic() - sent_at) * 1000,
-                        attempt,
-                        tname,
-                    )
-                if isinstance(error, ResponseTooLargeError):
-                    hooks.on_error(
-                        method=method, url=url, attempt=attempt, transport=tname, error=error
-                    )
-                    raise error from exc
+            result: RawResponse | TransportError | None = None
+            if isinstance(step, Send):
+                try:
+                    result = self._send(step.spec)
+                except TransportError as exc:
+                    result = exc
             else:
-                elapsed = time.monotonic() - sent_at
-                request_id = raw.headers.get("request-id")
-                hooks.on_response(
-                    method=method,
-                    url=url,
-                    attempt=attempt,
-                    transport=tname,
-                    status_code=raw.status,
-                    headers=raw.headers,
-                    request_id=request_id,
-                    elapsed=elapsed,
-                )
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug(
-                        "%s %s -> %d in %.1f ms (attempt %d, %s, request id %s)",
-                        method,
-                        _path(url),
-                        raw.status,
-                        elapsed * 1000,
-                        attempt,
-                        tname,
-                        request_id,
-                    )
-                if 200 <= raw.status < 300:
-                    try:
-                        data = decode(raw, model, attempt)
-                    except APIResponseValidationError as invalid:
-                        hooks.on_error(
-                            method=method, url=url, attempt=attempt, transport=tname, error=invalid
-                        )
-                        raise
-                    return APIResponse(
-                        data,
-                        raw.status,
-                        raw.headers,
-                        request_id,
-                        attempt,
-                        tname,
-                        time.monotonic() - start,
-                    )
-                # Only the list route has a query string (ids encode "?" as %3F).
-                error = status_error(raw, attempt, note, listing="?" in url)
-                if raw.status == 407:
-                    error = self._proxy_refused(error, url)
-                retryable = should_retry(raw.status, raw.headers)
-                requested = error.retry_after
-            hooks.on_error(method=method, url=url, attempt=attempt, transport=tname, error=error)
-            plan = plan_retry(
-                retryable=retryable,
-                retries_done=attempt - 1,
-                max_retries=self._max_retries,
-                requested=requested,
-                rand=self._random(),
-                remaining=None if call_end is None else call_end - time.monotonic(),
-                max_wait=self._max_retry_wait,
-            )
-            if plan.wait is None:
-                if plan.reason:
-                    error.message = f"{error.message} {plan.reason}"
-                    error.args = (error.message,)
-                raise error from cause
-            if cause is not None:
-                note = (
-                    "An earlier attempt failed before its response was read; "
-                    "it may have reached the server."
-                )
-            log.info(
-                "%s %s failed on attempt %d (%s); retrying in %.3f s.",
-                method,
-                _path(url),
-                attempt,
-                type(error).__name__,
-                plan.wait,
-            )
-            hooks.on_retry(
-                method=method,
-                url=url,
-                attempt=attempt,
-                transport=tname,
-                wait=plan.wait,
-                error=error,
-            )
-            self._sleep(plan.wait)
+                self._sleep(step.seconds)
+            try:
+                step = flow.send(result)
+            except StopIteration as done:
+                response: APIResponse[R] = done.value
+                return response
+
+
+def _no_proxy(url: str) -> str | None:
+    return None
