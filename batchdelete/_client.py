@@ -252,6 +252,15 @@ class Client(_Operations[DeletedMessageBatch]):
         self._model = DeletedMessageBatch
         self._sleep = time.sleep
         self._random = random.random
+        self._settings = FlowSettings(
+            self._transport.name,
+            self._hooks,
+            self._max_retries,
+            self._max_retry_wait,
+            self._max_response_bytes,
+            lambda: self._random(),  # looked up per call: tests replace it
+            options.proxy_for if options is not None else _no_proxy,
+        )
         self.messages: _Messages[DeletedMessageBatch] = _Messages(self, DeletedMessageBatch)
         self.beta = _Beta(self)
 
@@ -380,17 +389,7 @@ class Client(_Operations[DeletedMessageBatch]):
         """Drive the call's flow (`_flow.call_flow`) with blocking I/O."""
         if self._closed:
             raise ConfigurationError("This Client is closed; create a new one.")
-        options = self._options
-        settings = FlowSettings(
-            self._transport.name,
-            self._hooks,
-            self._max_retries,
-            self._max_retry_wait,
-            self._max_response_bytes,
-            self._random,
-            options.proxy_for if options is not None else _no_proxy,
-        )
-        flow = call_flow(Call(method, url, headers, limits, model), settings)
+        flow = call_flow(Call(method, url, headers, limits, model), self._settings)
         step = next(flow)
         while True:
             result: RawResponse | TransportError | None = None
