@@ -258,7 +258,7 @@ class Client(_Operations[DeletedMessageBatch]):
             self._max_retries,
             self._max_retry_wait,
             self._max_response_bytes,
-            lambda: self._random(),  # looked up per call: tests replace it
+            self._jitter,
             options.proxy_for if options is not None else _no_proxy,
         )
         self.messages: _Messages[DeletedMessageBatch] = _Messages(self, DeletedMessageBatch)
@@ -363,6 +363,11 @@ class Client(_Operations[DeletedMessageBatch]):
         headers = self._headers_for(betas, extra_headers)
         limits = self._timeout if timeout is None else Timeout.coerce(timeout)
         return self._request(method, url, headers, limits, model)
+
+    def _jitter(self) -> float:
+        """A random number for backoff jitter (`_random` is looked up per
+        call, so that tests can make it fixed)."""
+        return self._random()
 
     def _send(self, spec: RequestSpec) -> RawResponse:
         """The transport's answer; whatever else it raises becomes a
