@@ -54,7 +54,7 @@ from ._registry import (
     unregister_plugin,
 )
 from ._spec import RequestSpec, Timeout
-from ._transport import RawResponse, Transport, check_ca_environment, is_loopback_host
+from ._transport import RawResponse, Transport, is_loopback_host
 from ._version import __version__
 from ._workflows import (
     BatchRunningError,
@@ -117,7 +117,6 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "check_batch_id",
-    "check_ca_environment",
     "delete_batch",
     "delete_many",
     "get_plugin_manager",

@@ -92,12 +92,6 @@ def _credentials(api_key: str | None, auth_token: str | None) -> tuple[str | Non
     )
 
 
-def _path(url: str) -> str:
-    """The path and query of a URL, for a log line."""
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
 def _v1_hint(base_url: str) -> str | None:
     """A warning for a base URL that ends in /v1, which the paths add again."""
     path = urlsplit(base_url).path.rstrip("/")

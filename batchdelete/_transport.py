@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import msgspec
 
@@ -26,7 +25,7 @@ __all__ = [
     "TransportError",
     "TransportProtocolError",
     "TransportTimeoutError",
-    "check_ca_environment",
+    "exception_chain",
     "is_loopback_host",
 ]
 
@@ -59,35 +58,11 @@ def is_loopback_host(host: str) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
-def check_ca_environment(*names: str) -> None:
-    """Refuse a CA variable that names nothing, when a transport builds its
-    own client: OpenSSL silently skips a missing SSL_CERT_FILE and the
-    failure would surface later as an unrelated-looking certificate error.
-
-    `names`: the variables the transport's library reads. A variable ending
-    in `_DIR` names directories (`:`-separated, one must exist); any other
-    names a file (or, as requests allows, a directory).
-    """
-    from ._errors import ConfigurationError
-
-    for name in names:
-        value = os.environ.get(name)
-        if not value:
-            continue
-        paths = value.split(os.pathsep) if name.endswith("_DIR") else [value]
-        if not any(os.path.exists(p) for p in paths):
-            raise ConfigurationError(
-                f"{name} is set to {value!r}, which does not exist: point it at a CA "
-                f"bundle that does, or unset it."
-            )
-
-
-def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """The first exception of `kind` behind a library's exception, if any.
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception behind it, once each, a bounded number.
 
     Libraries wrap differently (httpx and httpcore chain the cause, urllib3
-    keeps it as a `reason` or an argument), so the whole chain is searched,
-    a bounded number of steps.
+    keeps it as a `reason` or an argument), so all of these are followed.
     """
     todo: list[BaseException] = [exc]
     seen: set[int] = set()
@@ -96,11 +71,14 @@ def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseExcepti
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, kind):
-            return current
+        yield current
         linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
         todo.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))
-    return None
+
+
+def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` in `exc`'s chain, if any."""
+    return next((e for e in exception_chain(exc) if isinstance(e, kind)), None)
 
 
 def certificate_failure(exc: BaseException) -> BaseException | None:

@@ -44,6 +44,7 @@ from typing import Any
 
 from ._errors import TransportProtocolError, TransportResponseTooLargeError, mask_userinfo
 from ._spec import DEFAULT_MAX_ERROR_BYTES, DEFAULT_MAX_RESPONSE_BYTES
+from ._transport import exception_chain
 
 __all__ = [
     "DEFAULT_MAX_ERROR_BYTES",
@@ -56,6 +57,7 @@ __all__ = [
     "TransportResponseTooLargeError",
     "deadline_scope",
     "deadline_tls",
+    "exception_chain",
     "head_problem",
     "mask_userinfo",
     "time_left",

@@ -28,7 +28,7 @@ import socket
 import ssl
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -51,6 +51,7 @@ from batchdelete.guards import (
     StrictHTTPResponse,
     deadline_scope,
     deadline_tls,
+    exception_chain,
     mask_userinfo,
     time_left,
 )
@@ -212,17 +213,6 @@ def read_body(spec: RequestSpec, response: urllib3.BaseHTTPResponse) -> RawRespo
     return RawResponse(response.status, headers, body)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """`exc` and what it wraps (cause, context, `reason`, arguments), bounded."""
-    todo, seen = [exc], 0
-    while todo and seen < 32:
-        current = todo.pop()
-        seen += 1
-        yield current
-        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
-        todo.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))
-
-
 def proxy_failure(
     exc: BaseException, mapped: TransportError | None, proxy: str
 ) -> TransportError | None:
@@ -235,7 +225,7 @@ def proxy_failure(
     from urllib3.exceptions import ProxyError
 
     shown = mask_userinfo(proxy)
-    errors = list(_chain(exc))
+    errors = list(exception_chain(exc))
     for error in errors:
         text = str(error)
         if isinstance(error, OSError) and text.startswith("Tunnel connection failed"):
