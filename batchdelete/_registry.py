@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -19,15 +20,17 @@ import pluggy
 from . import hookspecs
 from ._errors import ConfigurationError, mask_userinfo
 from ._options import ConnectionOptions
-from ._transport import Transport
+from ._transport import AsyncTransport, Transport
 from .hookspecs import TransportFactory
 
 __all__ = [
+    "ASYNC_AUTO_ORDER",
     "AUTO_ORDER",
     "TransportInfo",
     "get_plugin_manager",
     "list_transports",
     "register_plugin",
+    "resolve_async_transport",
     "resolve_transport",
     "unregister_plugin",
 ]
@@ -39,7 +42,14 @@ ENV_TRANSPORT = "BATCHDELETE_TRANSPORT"
 #: httpx 0.6 ms, requests 0.9 ms a request), then the dependency-free
 #: `stdlib` transport, which needs nothing installed but uses no proxies.
 AUTO_ORDER = ("urllib3", "httpx", "requests", "stdlib")
-BUILTIN_MODULES = {f"batchdelete_{name}": name for name in AUTO_ORDER}
+#: The same for `AsyncClient`, among the async transports.
+ASYNC_AUTO_ORDER = ("aiohttp", "httpx")
+BUILTIN_MODULES = {
+    **{f"batchdelete_{name}": (name, False) for name in AUTO_ORDER},
+    "batchdelete_aiohttp": ("aiohttp", True),
+    "batchdelete_httpx_async": ("httpx", True),
+}
+Key = tuple[str, bool]  # (name, asynchronous): "httpx" is both
 
 
 class TransportInfo(msgspec.Struct, frozen=True):
@@ -53,6 +63,7 @@ class TransportInfo(msgspec.Struct, frozen=True):
     reason: str | None = None
     install: str | None = None
     takes_options: bool = False
+    asynchronous: bool = False
 
 
 class _Entry(msgspec.Struct, frozen=True):
@@ -67,7 +78,7 @@ class _State:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.load_failures: dict[str, str] = {}
-        self.entries: dict[str, _Entry] | None = None
+        self.entries: dict[Key, _Entry] | None = None
 
 
 _lock = threading.RLock()
@@ -130,8 +141,8 @@ def _library_status(library: str | None) -> tuple[bool, str | None, str | None]:
         return True, None, None
 
 
-def _collect(state: _State) -> dict[str, _Entry]:
-    entries: dict[str, _Entry] = {}
+def _collect(state: _State) -> dict[Key, _Entry]:
+    entries: dict[Key, _Entry] = {}
     for impl in state.pm.hook.register_transports.get_hookimpls():
         plugin_name = impl.plugin_name
         module = getattr(impl.plugin, "__name__", type(impl.plugin).__name__)
@@ -145,25 +156,29 @@ def _collect(state: _State) -> dict[str, _Entry]:
             native_types: Iterable[str] = (),
             version: str | None = None,
             takes_options: bool = False,
+            asynchronous: bool = False,
             _module: str = module,
         ) -> None:
-            if name in entries:
+            key = (name, bool(asynchronous))
+            if key in entries:
+                kind = "async transport" if asynchronous else "transport"
                 raise ConfigurationError(
-                    f"Transport {name!r} is registered twice, by "
-                    f"{entries[name].info.module} and by {_module}."
+                    f"The {kind} {name!r} is registered twice, by "
+                    f"{entries[key].info.module} and by {_module}."
                 )
             available, found, reason = _library_status(library)
-            builtin = BUILTIN_MODULES.get(_module) == name
+            builtin = BUILTIN_MODULES.get(_module) == key
             info = TransportInfo(
-                name, available, found or version, _module, builtin, reason, install, takes_options
+                *(name, available, found or version, _module, builtin, reason, install),
+                *(takes_options, key[1]),
             )
-            entries[name] = _Entry(info, factory, frozenset(native_types), takes_options)
+            entries[key] = _Entry(info, factory, frozenset(native_types), takes_options)
 
         try:
             impl.function(register=register)
         except Exception as exc:  # report it, keep the others
             entries.setdefault(
-                plugin_name,
+                (plugin_name, False),
                 _Entry(
                     TransportInfo(
                         plugin_name,
@@ -179,7 +194,7 @@ def _collect(state: _State) -> dict[str, _Entry]:
             )
     for name, why in state.load_failures.items():
         entries.setdefault(
-            name,
+            (name, False),
             _Entry(
                 TransportInfo(name, False, None, "?", False, f"plugin failed to load: {why}"),
                 None,
@@ -189,7 +204,7 @@ def _collect(state: _State) -> dict[str, _Entry]:
     return entries
 
 
-def _entries() -> dict[str, _Entry]:
+def _entries() -> dict[Key, _Entry]:
     with _lock:
         state = _get_state()
         if state.entries is None:
@@ -198,15 +213,27 @@ def _entries() -> dict[str, _Entry]:
 
 
 def list_transports() -> list[TransportInfo]:
-    """Every registered transport, built-ins first in automatic order."""
+    """Every registered transport: the sync ones, then the async ones
+    (`asynchronous`), each kind with its built-ins first in automatic order."""
     entries = _entries()
-    rank = {name: i for i, name in enumerate(AUTO_ORDER)}
-    ordered = sorted(entries.values(), key=lambda e: (rank.get(e.info.name, 99), e.info.name))
-    return [e.info for e in ordered]
+
+    def rank(e: _Entry) -> tuple[bool, int, str]:
+        order = ASYNC_AUTO_ORDER if e.info.asynchronous else AUTO_ORDER
+        place = order.index(e.info.name) if e.info.name in order else 99
+        return (e.info.asynchronous, place, e.info.name)
+
+    return [e.info for e in sorted(entries.values(), key=rank)]
 
 
-def _unavailable_message(info: TransportInfo, entries: Mapping[str, _Entry]) -> str:
-    usable = ", ".join(n for n, e in entries.items() if e.info.available) or "none"
+def _unavailable_message(info: TransportInfo, entries: Mapping[Key, _Entry]) -> str:
+    usable = (
+        ", ".join(
+            name
+            for (name, is_async), e in entries.items()
+            if e.info.available and is_async == info.asynchronous
+        )
+        or "none"
+    )
     how = f" Install it with: {info.install}." if info.install else ""
     return (
         f"The {info.name!r} transport is not available ({info.reason}).{how} "
@@ -214,22 +241,29 @@ def _unavailable_message(info: TransportInfo, entries: Mapping[str, _Entry]) -> 
     )
 
 
-def _build(name: str, source: str, options: ConnectionOptions) -> Transport:
+def _build(name: str, source: str, options: ConnectionOptions, is_async: bool = False) -> Any:
     entries = _entries()
-    entry = entries.get(name)
+    entry = entries.get((name, is_async))
     if entry is None:
-        known = ", ".join(sorted(entries)) or "none"
+        kind, install = (
+            ("async transport", "[aiohttp] (or [httpx])")
+            if is_async
+            else (
+                "transport",
+                "[urllib3] (or [httpx], [requests])",
+            )
+        )
+        known = ", ".join(sorted(n for n, a in entries if a == is_async)) or "none"
         raise ConfigurationError(
-            f"Unknown transport {name!r}{source}. Known transports: {known}. "
-            "Built-in ones install with pip install 'batchdelete[urllib3]' "
-            "(or [httpx], [requests])."
+            f"Unknown {kind} {name!r}{source}. Known {kind}s: {known}. "
+            f"Built-in ones install with pip install 'batchdelete{install}'."
         )
     if not entry.info.available or entry.factory is None:
         raise ConfigurationError(_unavailable_message(entry.info, entries))
     return _make(entry, None, options)
 
 
-def _make(entry: _Entry, native: object, options: ConnectionOptions) -> Transport:
+def _make(entry: _Entry, native: object, options: ConnectionOptions) -> Any:
     """Run a transport factory, with the client's connection options when it
     takes them; what it raises becomes a `ConfigurationError` (a CA bundle
     that is not one, say)."""
@@ -266,38 +300,63 @@ def resolve_transport(
     """The transport to use, and whether the client owns (and closes) it.
     `options` (default: resolved from the environment) go to a transport the
     client builds; a transport or native client handed in is used as is."""
+    return _resolve(transport, options, environ, False)
+
+
+def resolve_async_transport(
+    transport: str | AsyncTransport | Any | None,
+    options: ConnectionOptions | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[AsyncTransport, bool]:
+    """`resolve_transport` for `AsyncClient`, among the async transports.
+    BATCHDELETE_TRANSPORT applies when it names one; else the automatic
+    order (`ASYNC_AUTO_ORDER`)."""
+    return _resolve(transport, options, environ, True)
+
+
+def _resolve(
+    transport: Any, options: ConnectionOptions | None, environ: Mapping[str, str], is_async: bool
+) -> tuple[Any, bool]:
     if transport is None or isinstance(transport, str):
         options = options if options is not None else ConnectionOptions()
     else:  # used as it is: no options, nothing read from the environment
         options = ConnectionOptions(trust_env=False)
+    entries = _entries()
     if transport is None:
         name = environ.get(ENV_TRANSPORT, "").strip()
-        if name:
-            return _build(name, f" in {ENV_TRANSPORT}", options), True
-        entries = _entries()
-        for candidate in AUTO_ORDER:
-            entry = entries.get(candidate)
+        if name and (not is_async or (name, True) in entries):
+            return _build(name, f" in {ENV_TRANSPORT}", options, is_async), True
+        for candidate in ASYNC_AUTO_ORDER if is_async else AUTO_ORDER:
+            entry = entries.get((candidate, is_async))
             if entry is not None and entry.info.builtin and entry.info.available:
-                return _build(candidate, "", options), True
+                return _build(candidate, "", options, is_async), True
         raise ConfigurationError(
-            "No HTTP library for batchdelete is installed. Install one with "
+            "No async HTTP library for batchdelete is installed. Install one with "
+            "pip install 'batchdelete[aiohttp]' (or [httpx])."
+            if is_async
+            else "No HTTP library for batchdelete is installed. Install one with "
             "pip install 'batchdelete[urllib3]' (or [httpx], [requests])."
         )
     if isinstance(transport, str):
-        return _build(transport, "", options), True
-    if isinstance(transport, Transport) or (
-        not isinstance(transport, type)
+        return _build(transport, "", options, is_async), True
+    base = AsyncTransport if is_async else Transport
+    if isinstance(transport, base) or (
+        not isinstance(transport, (type, Transport, AsyncTransport))
         and callable(getattr(transport, "send", None))
         and callable(getattr(transport, "close", None))
         and isinstance(getattr(transport, "name", None), str)
+        and inspect.iscoroutinefunction(transport.send) == is_async
     ):
         return transport, False
     names = _qualnames(transport)
-    for entry in _entries().values():
-        if entry.native_types & names and entry.factory is not None:
+    for (_, entry_async), entry in entries.items():
+        if entry_async == is_async and entry.native_types & names and entry.factory is not None:
             return _make(entry, transport, options), True
     raise ConfigurationError(
-        f"transport= takes a transport name, a Transport, or a requests.Session, "
+        "transport= takes an async transport name, an AsyncTransport, or an "
+        f"httpx.AsyncClient or aiohttp.ClientSession; got {type(transport).__name__}."
+        if is_async
+        else "transport= takes a transport name, a Transport, or a requests.Session, "
         f"httpx.Client or urllib3.PoolManager; got {type(transport).__name__}."
     )
 

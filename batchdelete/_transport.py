@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import sys
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,7 @@ from ._errors import (
 from ._spec import RequestSpec
 
 __all__ = [
+    "AsyncTransport",
     "RawResponse",
     "Transport",
     "TransportCertificateError",
@@ -89,7 +91,59 @@ def certificate_failure(exc: BaseException) -> BaseException | None:
     return _find_in_chain(exc, ssl.SSLCertVerificationError)
 
 
-class Transport:
+class _Mapping:
+    """What sync and async transports share: their name, their library's
+    version, and the mapping of the library's exceptions to core errors."""
+
+    name: str = "transport"
+    library_version: str = "0"
+    #: Library exception class -> core error class. `translate()` picks the
+    #: entry of the most specific class of an exception; the contract suite
+    #: checks that every exception class of the library has an entry.
+    exceptions: Mapping[type[BaseException], type[TransportError]] = {}
+
+    def translate(self, exc: BaseException) -> TransportError | None:
+        """The core error for a library exception, or None if it is unknown."""
+        failure = certificate_failure(exc)
+        if failure is not None:
+            detail = getattr(failure, "verify_message", None) or str(failure)
+            return TransportCertificateError(str(detail))
+        guards = sys.modules.get("batchdelete.guards")
+        if guards is not None:
+            found = _find_in_chain(exc, guards.TransportResponseTooLargeError)
+            if found is not None:
+                return found  # type: ignore[return-value]
+            found = _find_in_chain(exc, guards.ProtocolViolationError)
+            if found is not None:
+                return TransportProtocolError(f"The response is malformed: {found}.")
+        for cls in type(exc).__mro__:
+            target = self.exceptions.get(cls)
+            if target is not None:
+                return target(f"{type(exc).__name__}: {exc}")
+        return None
+
+    @contextlib.contextmanager
+    def mapped_errors(self) -> Iterator[None]:
+        """Run a block of library calls and raise what it raises as the core
+        error `translate()` finds, `from` the original; a `TransportError`
+        passes as it is, and an exception `translate()` does not know is
+        left alone (the client reports it as an unexpected failure).
+        `asyncio.CancelledError` and KeyboardInterrupt always pass."""
+        try:
+            yield
+        except TransportError:
+            raise
+        except Exception as exc:
+            mapped = self.translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}/{self.library_version}>"
+
+
+class Transport(_Mapping):
     """Base class of transports: one HTTP library behind one method.
 
     A transport sends one `RequestSpec` and returns a `RawResponse`. The
@@ -125,8 +179,9 @@ class Transport:
     - Every exception of its library is mapped, in one place, to
       `TransportConnectError`, `TransportTimeoutError`,
       `TransportProtocolError`, or `TransportError` for anything else,
-      raised `from` the original; `translate()` does it from `exceptions`,
-      and turns a failed certificate verification, however wrapped, into
+      raised `from` the original; `translate()` does it from `exceptions`
+      (`with self.mapped_errors():` around the library's calls), and turns
+      a failed certificate verification, however wrapped, into
       `TransportCertificateError`.
     - It never logs or exposes the request headers (they hold the API key).
     - `close()` releases what the transport created; a native client handed
@@ -137,38 +192,31 @@ class Transport:
     version of its HTTP library. Both go into the user agent.
     """
 
-    name: str = "transport"
-    library_version: str = "0"
-    #: Library exception class -> core error class. `translate()` picks the
-    #: entry of the most specific class of an exception; the contract suite
-    #: checks that every exception class of the library has an entry.
-    exceptions: Mapping[type[BaseException], type[TransportError]] = {}
-
-    def translate(self, exc: BaseException) -> TransportError | None:
-        """The core error for a library exception, or None if it is unknown."""
-        failure = certificate_failure(exc)
-        if failure is not None:
-            detail = getattr(failure, "verify_message", None) or str(failure)
-            return TransportCertificateError(str(detail))
-        guards = sys.modules.get("batchdelete.guards")
-        if guards is not None:
-            found = _find_in_chain(exc, guards.TransportResponseTooLargeError)
-            if found is not None:
-                return found  # type: ignore[return-value]
-            found = _find_in_chain(exc, guards.ProtocolViolationError)
-            if found is not None:
-                return TransportProtocolError(f"The response is malformed: {found}.")
-        for cls in type(exc).__mro__:
-            target = self.exceptions.get(cls)
-            if target is not None:
-                return target(f"{type(exc).__name__}: {exc}")
-        return None
-
     def send(self, spec: RequestSpec) -> RawResponse:
         raise NotImplementedError
 
     def close(self) -> None:
         """Release connections the transport owns. Safe to call twice."""
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}/{self.library_version}>"
+
+class AsyncTransport(_Mapping):
+    """Base class of async transports: one asyncio HTTP library behind one
+    coroutine. The contract is `Transport`'s, with these differences:
+
+    - `send()` is a coroutine, and `close()` too.
+    - The deadline: `AsyncClient` cancels a `send()` still running at
+      `spec.deadline` (and the user may cancel it at any time), so a
+      transport must be cancellation-safe: a cancelled send leaves no
+      connection half-used in its pool (httpx and aiohttp close such a
+      connection) and no task behind. A transport may end sooner itself.
+    - Its library's client is created lazily, inside the event loop of the
+      first `send()`, and bound to that loop; a call from another loop is a
+      `ConfigurationError`, never a hang.
+    - `os.fork()` does not apply: an event loop does not survive it.
+    """
+
+    async def send(self, spec: RequestSpec) -> RawResponse:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release connections the transport owns. Safe to call twice."""

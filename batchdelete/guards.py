@@ -9,7 +9,8 @@ transport authors.
   `DeadlineSocket` and `deadline_tls` apply it to the sockets of libraries
   built on the standard library's sockets). When it has passed, the read
   raises `TimeoutError` (`socket.timeout`), which every library already
-  maps to its read timeout.
+  maps to its read timeout. Async code has cancellation instead:
+  `async_deadline` cancels the block at the deadline.
 - **Strict framing.** `StrictHTTPResponse` is `http.client`'s own parser
   (used by urllib3, requests and the stdlib transport) with its lenient
   corners closed: a status that is not exactly three digits, a chunk size
@@ -32,17 +33,23 @@ transport authors.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import re
 import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from ._errors import TransportProtocolError, TransportResponseTooLargeError, mask_userinfo
+from ._errors import (
+    TransportProtocolError,
+    TransportResponseTooLargeError,
+    TransportTimeoutError,
+    mask_userinfo,
+)
 from ._spec import DEFAULT_MAX_ERROR_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 from ._transport import exception_chain
 
@@ -55,6 +62,7 @@ __all__ = [
     "ProtocolViolationError",
     "StrictHTTPResponse",
     "TransportResponseTooLargeError",
+    "async_deadline",
     "deadline_scope",
     "deadline_tls",
     "exception_chain",
@@ -99,6 +107,50 @@ def time_left(limit: float | None = None) -> float | None:
     if left <= 0:
         raise TimeoutError("the request's deadline passed")
     return left if limit is None or left < limit else limit
+
+
+@asynccontextmanager
+async def async_deadline(deadline: float | None) -> AsyncIterator[None]:
+    """Cancel the block at `deadline` (a `time.monotonic()` value) and raise
+    `TransportTimeoutError` instead; None: no limit. A cancellation from
+    outside stays a cancellation. asyncio's own clock is monotonic, so the
+    deadline maps onto it directly (Python 3.10 lacks `asyncio.timeout_at`:
+    a timer cancels the task there)."""
+    if deadline is None:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    when = loop.time() + (deadline - time.monotonic())
+    message = "The attempt's deadline passed before the response was read."
+    timeout_at = getattr(asyncio, "timeout_at", None)
+    if timeout_at is not None:
+        scope = timeout_at(when)
+        try:
+            async with scope:
+                yield
+        except TimeoutError as exc:
+            if not scope.expired():  # the block's own timeout: left as it is
+                raise
+            raise TransportTimeoutError(message) from exc
+        return
+    task = asyncio.current_task()
+    assert task is not None
+    fired = False
+
+    def expire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    timer = loop.call_at(when, expire)
+    try:
+        yield
+    except asyncio.CancelledError as exc:
+        if fired:
+            raise TransportTimeoutError(message) from exc
+        raise
+    finally:
+        timer.cancel()
 
 
 class _Clamped:

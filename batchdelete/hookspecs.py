@@ -25,7 +25,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ._errors import APIError
-    from ._transport import Transport
+    from ._transport import AsyncTransport, Transport
 
 __all__ = ["RegisterTransport", "TransportFactory", "hookimpl", "hookspec"]
 
@@ -33,10 +33,11 @@ PROJECT = "batchdelete"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-#: Builds a transport. Called with None to build one with a client of its
-#: own, or with a native object of one of the registered `native_types`
-#: (for example a `requests.Session`) to wrap that object without owning it.
-TransportFactory = Callable[[Any], "Transport"]
+#: Builds a transport (or an `AsyncTransport`). Called with None to build one
+#: with a client of its own, or with a native object of one of the registered
+#: `native_types` (for example a `requests.Session`) to wrap that object
+#: without owning it.
+TransportFactory = Callable[[Any], "Transport | AsyncTransport"]
 
 
 class RegisterTransport(Protocol):
@@ -50,6 +51,7 @@ class RegisterTransport(Protocol):
         native_types: Iterable[str] = (),
         version: str | None = None,
         takes_options: bool = False,
+        asynchronous: bool = False,
     ) -> None:
         """Register a transport.
 
@@ -67,6 +69,9 @@ class RegisterTransport(Protocol):
         as a second argument (`factory(native, options)`) and applies all of
         them (proxy, verify, cert, max_connections) to a client it builds;
         without it, a client with any option set refuses the transport.
+        `asynchronous`: the factory builds an `AsyncTransport`, for
+        `AsyncClient`; a sync and an async transport may share a name
+        ("httpx" is both), and each kind has its own automatic order.
         """
 
 
