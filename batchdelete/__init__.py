@@ -4,8 +4,13 @@ import batchdelete
 
 with batchdelete.Client() as client:          # ANTHROPIC_API_KEY
     deleted = client.delete("msgbatch_...")
+
+async with batchdelete.AsyncClient() as client:
+    deleted = await client.delete("msgbatch_...")
 """
 
+from ._async_client import AsyncClient
+from ._async_workflows import adelete_batch, adelete_many, await_until_ended
 from ._client import APIResponse, Client
 from ._errors import (
     APIConnectionError,
@@ -54,7 +59,7 @@ from ._registry import (
     unregister_plugin,
 )
 from ._spec import RequestSpec, Timeout
-from ._transport import RawResponse, Transport, is_loopback_host
+from ._transport import AsyncTransport, RawResponse, Transport, is_loopback_host
 from ._version import __version__
 from ._workflows import (
     BatchRunningError,
@@ -76,6 +81,8 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AnthropicBeta",
+    "AsyncClient",
+    "AsyncTransport",
     "AuthenticationError",
     "BadRequestError",
     "BatchDeleteError",
@@ -116,6 +123,9 @@ __all__ = [
     "TransportTimeoutError",
     "UnprocessableEntityError",
     "__version__",
+    "adelete_batch",
+    "adelete_many",
+    "await_until_ended",
     "check_batch_id",
     "delete_batch",
     "delete_many",

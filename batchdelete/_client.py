@@ -1,111 +1,27 @@
-"""Client: builds the requests and drives the call flow (`_flow.py`) with blocking I/O."""
+"""Client: the blocking driver of the call flow (`_flow.py`)."""
 
 from __future__ import annotations
 
-import logging
-import os
-import random
-import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, TypeVar
 
-from ._errors import (
-    ConfigurationError,
-    NotFoundError,
-    TransportError,
-)
-from ._flow import Call, FlowSettings, Send, call_flow
-from ._hooks import Hooks
-from ._models import (
-    DeletedMessageBatch,
-    MessageBatchPage,
-)
-from ._options import DEFAULT_MAX_CONNECTIONS, ConnectionOptions
-from ._registry import get_plugin_manager, resolve_transport
-from ._resources import APIResponse, _Beta, _Messages, _Operations
-from ._retry import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_WAIT,
-)
-from ._spec import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    RequestSpec,
-    Timeout,
-    batches_url,
-    beta_header,
-    check_header,
-    check_header_name,
-    encode_batch_id,
-)
+from ._base import DEFAULT_API_VERSION, BaseClient
+from ._errors import ConfigurationError, NotFoundError, TransportError
+from ._flow import Call, Send, call_flow
+from ._models import DeletedMessageBatch
+from ._registry import resolve_transport
+from ._resources import APIResponse, Operations, _Beta, _Messages
+from ._spec import RequestSpec, Timeout
 from ._transport import RawResponse, Transport
-from ._version import __version__
-
-if TYPE_CHECKING:
-    import ssl
 
 __all__ = ["DEFAULT_API_VERSION", "APIResponse", "Client"]
 
-log = logging.getLogger("batchdelete")
-log.addHandler(logging.NullHandler())  # a library: the application chooses where logs go
-
-DEFAULT_API_VERSION = "2023-06-01"
-_PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
-DEFAULT_TIMEOUT = Timeout()
-ENV_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
-T = TypeVar("T", bound=DeletedMessageBatch)
 R = TypeVar("R")
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value else None
-
-
-def _credentials(api_key: str | None, auth_token: str | None) -> tuple[str | None, str | None]:
-    """(api key, auth token), exactly one set: explicit arguments first, then
-    ANTHROPIC_API_KEY, then ANTHROPIC_AUTH_TOKEN. A blank value is refused,
-    naming where it came from, rather than sent and answered with a 401."""
-    if api_key is not None and auth_token is not None:
-        raise ConfigurationError("Pass either api_key or auth_token, not both.")
-    sources = [("api_key=", api_key), ("auth_token=", auth_token)]
-    if api_key is None and auth_token is None:
-        sources = [(name, os.environ.get(name)) for name in ENV_CREDENTIALS]
-    for i, (source, value) in enumerate(sources):
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{source} must be a str, got {type(value).__name__}.")
-        if not value.strip():
-            raise ConfigurationError(
-                f"The API credential from {source} is empty: set it to the key (or token) "
-                "itself, or leave it unset."
-            )
-        return (value, None) if i == 0 else (None, value)
-    raise ConfigurationError(
-        "No credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the "
-        "environment, or pass api_key= (or auth_token=) to the client."
-    )
-
-
-def _v1_hint(base_url: str) -> str | None:
-    """A warning for a base URL that ends in /v1, which the paths add again."""
-    path = urlsplit(base_url).path.rstrip("/")
-    if not path.endswith("/v1"):
-        return None
-    fixed = base_url.rstrip("/")[: -len("/v1")]
-    return (
-        f"The base URL {base_url!r} ends in /v1, so requests go to "
-        f"{fixed}/v1/v1/messages/batches/...; the API's base URL has no /v1. "
-        f"Use base_url={fixed!r} (ANTHROPIC_BASE_URL or --base-url)."
-    )
-
-
-class Client(_Operations[DeletedMessageBatch]):
+class Client(BaseClient, Operations[DeletedMessageBatch]):
     """Deletes Message Batches through one transport.
 
     Arguments (explicit ones beat the environment):
@@ -122,7 +38,7 @@ class Client(_Operations[DeletedMessageBatch]):
       transport: a name, a `Transport`, or a native requests.Session,
         httpx.Client or urllib3.PoolManager (used as is, never closed here).
         Else BATCHDELETE_TRANSPORT, else the first installed of urllib3,
-        httpx, requests.
+        httpx, requests, stdlib.
       timeout: seconds for both connect and read of each attempt, or a
         `Timeout` (connect 5 s, read 60 s, no overall deadline by default).
       max_retries: retries after the first attempt (2 by default; 0: none).
@@ -142,132 +58,21 @@ class Client(_Operations[DeletedMessageBatch]):
     Thread-safe: one client can serve many threads.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        auth_token: str | None = None,
-        base_url: str | None = None,
-        api_version: str = DEFAULT_API_VERSION,
-        transport: str | Transport | Any | None = None,
-        timeout: Timeout | float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        proxy: str | None = None,
-        trust_env: bool = True,
-        verify: bool | str | ssl.SSLContext = True,
-        cert: str | tuple[str, str] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    ) -> None:
-        api_key, auth_token = _credentials(api_key, auth_token)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(
-                f"max_retries must be an int of 0 or more, got {max_retries!r}."
-            )
-        if (
-            isinstance(max_retry_wait, bool)
-            or not isinstance(max_retry_wait, (int, float))
-            or not (0 <= max_retry_wait < float("inf"))
-        ):
-            raise ConfigurationError(
-                f"max_retry_wait must be a finite number of seconds, 0 or more, "
-                f"got {max_retry_wait!r}."
-            )
-        if (
-            isinstance(max_response_bytes, bool)
-            or not isinstance(max_response_bytes, int)
-            or max_response_bytes < 1
-        ):
-            raise ConfigurationError(
-                f"max_response_bytes must be an int of 1 or more, got {max_response_bytes!r}."
-            )
-        self._max_response_bytes = max_response_bytes
-        if not api_version:
-            raise ConfigurationError("api_version must not be empty.")
-        self._timeout = Timeout.coerce(timeout)
-        self._max_retries = max_retries
-        self._max_retry_wait = float(max_retry_wait)
-        self._base_url = (
-            base_url if base_url is not None else (_env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
-        )
-        self._prefix = batches_url(self._base_url)
-        hint = _v1_hint(self._base_url)
-        if hint is not None:
-            log.warning("%s", hint)
-            warnings.warn(hint, UserWarning, stacklevel=2)
-        self._route_known = False  # the batches route has answered 2xx here
-        self._route_missing: str | None = None  # or why it proved missing
+    _resolve: ClassVar[Any] = staticmethod(resolve_transport)
+    _transport: Transport
+
+    def _setup(self) -> None:
         self._route_lock = threading.Lock()
-        headers = {
-            "accept": "application/json",
-            "accept-encoding": "gzip, deflate",
-            "anthropic-version": check_header("anthropic-version", api_version),
-        }
-        if api_key is not None:
-            headers["x-api-key"] = check_header("x-api-key", api_key, secret=True)
-            self._auth = "api_key"
-        else:
-            assert auth_token is not None
-            token = check_header("authorization", auth_token, secret=True)
-            headers["authorization"] = f"Bearer {token}"
-            self._auth = "auth_token"
-        options: ConnectionOptions | None = None
-        if transport is None or isinstance(transport, str):
-            options = ConnectionOptions(
-                proxy=proxy,
-                trust_env=trust_env,
-                verify=verify,
-                cert=cert,
-                max_connections=max_connections,
-            )
-        elif (
-            proxy is not None
-            or verify is not True
-            or cert is not None
-            or max_connections != DEFAULT_MAX_CONNECTIONS
-        ):
-            raise ConfigurationError(
-                "proxy, verify, cert and max_connections configure the transports batchdelete "
-                "builds; a client or transport of your own is used exactly as you built it: "
-                "set them on it instead."
-            )
-        self._options = options
-        self._transport, self._owns_transport = resolve_transport(transport, options)
-        t = self._transport
-        headers["user-agent"] = check_header(
-            "user-agent",
-            f"batchdelete/{__version__} {t.name}/{t.library_version} python/{_PYTHON}",
-        )
-        self._headers: dict[str, str] = headers
-        self._hooks = Hooks(get_plugin_manager())
-        self._closed = False
+        self._sleep = time.sleep
         self._client = self
         self._model = DeletedMessageBatch
-        self._sleep = time.sleep
-        self._random = random.random
-        self._settings = FlowSettings(
-            self._transport.name,
-            self._hooks,
-            self._max_retries,
-            self._max_retry_wait,
-            self._max_response_bytes,
-            self._jitter,
-            options.proxy_for if options is not None else _no_proxy,
-        )
         self.messages: _Messages[DeletedMessageBatch] = _Messages(self, DeletedMessageBatch)
         self.beta = _Beta(self)
-
-    # -- public API -------------------------------------------------------
 
     @property
     def transport(self) -> Transport:
         """The transport this client sends through."""
         return self._transport
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
 
     def close(self) -> None:
         """Close the transport if the client created it. Safe to call twice."""
@@ -282,15 +87,6 @@ class Client(_Operations[DeletedMessageBatch]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return (
-            f"Client(base_url={self._base_url!r}, transport={self._transport.name!r}, "
-            f"auth={self._auth!r}, api_version={self._headers['anthropic-version']!r}, "
-            f"timeout={self._timeout!r}, max_retries={self._max_retries})"
-        )
-
-    # -- proof for the workflows ----------------------------------------------
-
     def _confirm_batches_route(self) -> None:
         """Prove, once per client, that the batches route exists at this base
         URL (`GET .../messages/batches?limit=1` answers 2xx with a page), so
@@ -303,49 +99,13 @@ class Client(_Operations[DeletedMessageBatch]):
                 raise ConfigurationError(self._route_missing)
             if self._route_known:
                 return
-            url = self._prefix[:-1] + "?limit=1"
             try:
-                self._call("GET", url, MessageBatchPage, None, None, None)
+                self._run(self._route_call())
             except NotFoundError as exc:
-                hint = _v1_hint(self._base_url) or (
-                    "Check the base URL: it is the API's root, such as "
-                    "https://api.anthropic.com, without /v1."
-                )
-                self._route_missing = (
-                    f"The batches route {self._prefix[:-1]} answered 404, so a 404 for a "
-                    f"batch proves nothing: nothing was deleted. {hint}"
-                )
-                raise ConfigurationError(self._route_missing) from exc
+                raise self._route_is_missing() from exc
             self._route_known = True
 
-    # -- the loop ---------------------------------------------------------
-
-    def _headers_for(
-        self, betas: Iterable[str] | None, extra_headers: Mapping[str, str] | None
-    ) -> dict[str, str]:
-        beta = beta_header(betas)
-        if beta is None and not extra_headers:
-            return self._headers
-        headers = dict(self._headers)
-        if beta is not None:
-            headers["anthropic-beta"] = beta
-        for name, value in (extra_headers or {}).items():
-            key = check_header_name(name)
-            headers[key] = check_header(key, value, secret=key in ("x-api-key", "authorization"))
-        return headers
-
-    def _delete(
-        self,
-        batch_id: str,
-        model: type[T],
-        betas: Iterable[str] | None,
-        timeout: Timeout | float | None,
-        extra_headers: Mapping[str, str] | None,
-    ) -> APIResponse[T]:
-        url = self._prefix + encode_batch_id(batch_id)
-        return self._call("DELETE", url, model, betas, timeout, extra_headers)
-
-    def _call(
+    def _fetch(
         self,
         method: str,
         url: str,
@@ -354,41 +114,22 @@ class Client(_Operations[DeletedMessageBatch]):
         timeout: Timeout | float | None,
         extra_headers: Mapping[str, str] | None,
     ) -> APIResponse[R]:
-        headers = self._headers_for(betas, extra_headers)
-        limits = self._timeout if timeout is None else Timeout.coerce(timeout)
-        return self._request(method, url, headers, limits, model)
-
-    def _jitter(self) -> float:
-        """A random number for backoff jitter (`_random` is looked up per
-        call, so that tests can make it fixed)."""
-        return self._random()
+        response: APIResponse[R] = self._run(
+            self._call(method, url, model, betas, timeout, extra_headers)
+        )
+        return response
 
     def _send(self, spec: RequestSpec) -> RawResponse:
-        """The transport's answer; whatever else it raises becomes a
-        `TransportError` (never retried), so that only batchdelete errors
-        leave a call."""
         try:
             return self._transport.send(spec)
         except TransportError:
             raise
         except Exception as exc:
-            raise TransportError(
-                f"the {self._transport.name} transport failed unexpectedly "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
+            raise self._unexpected(exc) from exc
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        limits: Timeout,
-        model: type[R],
-    ) -> APIResponse[R]:
+    def _run(self, call: Call) -> APIResponse[Any]:
         """Drive the call's flow (`_flow.call_flow`) with blocking I/O."""
-        if self._closed:
-            raise ConfigurationError("This Client is closed; create a new one.")
-        flow = call_flow(Call(method, url, headers, limits, model), self._settings)
+        flow = call_flow(call, self._settings)
         step = next(flow)
         while True:
             result: RawResponse | TransportError | None = None
@@ -402,9 +143,5 @@ class Client(_Operations[DeletedMessageBatch]):
             try:
                 step = flow.send(result)
             except StopIteration as done:
-                response: APIResponse[R] = done.value
+                response: APIResponse[Any] = done.value
                 return response
-
-
-def _no_proxy(url: str) -> str | None:
-    return None

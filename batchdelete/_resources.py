@@ -1,27 +1,28 @@
-"""The SDK-shaped surface: `APIResponse`, the operations shared by `Client`
-and `client.messages.batches` / `client.beta.messages.batches`, and the
-`with_raw_response` view. A faithful map of the API: any id the wire
-contract can encode is sent; the workflows are where ids are checked."""
+"""The SDK-shaped surface of `Client`: `APIResponse`, the operations shared
+by `Client` and `client.messages.batches` / `client.beta.messages.batches`,
+and the `with_raw_response` view. A faithful map of the API: any id the
+wire contract can encode is sent; the workflows are where ids are checked.
+`_async_resources.py` is the same for `AsyncClient`, with `await`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
-from urllib.parse import urlencode
 
 import msgspec
 
-from ._errors import APIResponseValidationError, ConfigurationError
 from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
-from ._spec import Timeout, encode_batch_id
+from ._spec import Timeout
 
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["APIResponse", "Batches", "RawBatches", "_Beta", "_Messages", "_Operations"]
+__all__ = ["APIResponse", "Batches", "Operations", "RawBatches", "_Beta", "_Messages"]
 
 T = TypeVar("T", bound=DeletedMessageBatch)
 R = TypeVar("R")
+Betas = Iterable[str] | None
+Headers = Mapping[str, str] | None
 
 
 class APIResponse(msgspec.Struct, Generic[R], frozen=True):
@@ -46,7 +47,7 @@ class APIResponse(msgspec.Struct, Generic[R], frozen=True):
         return self.data
 
 
-class _Operations(Generic[T]):
+class Operations(Generic[T]):
     """The operations, shared by `Client` and the SDK-shaped resources
     (`client.messages.batches`, `client.beta.messages.batches`), which differ
     only in the type a delete returns."""
@@ -63,9 +64,9 @@ class _Operations(Generic[T]):
         self,
         message_batch_id: str,
         *,
-        betas: Iterable[str] | None = None,
+        betas: Betas = None,
         timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        extra_headers: Headers = None,
     ) -> T:
         """Delete a Message Batch that has finished processing.
 
@@ -75,35 +76,35 @@ class _Operations(Generic[T]):
         encode; `delete_batch` and `delete_many` accept only batch ids
         (`BATCH_ID_PATTERN`) and prove "already gone" before saying so.
         """
-        return self._client._delete(
-            message_batch_id, self._model, betas, timeout, extra_headers
+        return self.with_raw_response.delete(
+            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
         ).data
 
     def retrieve(
         self,
         message_batch_id: str,
         *,
-        betas: Iterable[str] | None = None,
+        betas: Betas = None,
         timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        extra_headers: Headers = None,
     ) -> MessageBatch:
         """The batch's current state (`GET /v1/messages/batches/{id}`)."""
-        client = self._client
-        url = client._prefix + encode_batch_id(message_batch_id)
-        return client._call("GET", url, MessageBatch, betas, timeout, extra_headers).data
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers).data
 
     def cancel(
         self,
         message_batch_id: str,
         *,
-        betas: Iterable[str] | None = None,
+        betas: Betas = None,
         timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        extra_headers: Headers = None,
     ) -> MessageBatch:
         """Start canceling a running batch; it is `canceling` until it ends."""
-        client = self._client
-        url = client._prefix + encode_batch_id(message_batch_id) + "/cancel"
-        return client._call("POST", url, MessageBatch, betas, timeout, extra_headers).data
+        c = self._client
+        url = c._batch_url(message_batch_id, "/cancel")
+        return c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers).data
 
     def list_page(
         self,
@@ -111,31 +112,26 @@ class _Operations(Generic[T]):
         limit: int = 20,
         after_id: str | None = None,
         before_id: str | None = None,
-        betas: Iterable[str] | None = None,
+        betas: Betas = None,
         timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        extra_headers: Headers = None,
     ) -> MessageBatchPage:
         """One page of batches, newest first."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}.")
-        query: dict[str, str | int] = {"limit": limit}
-        for name, value in (("after_id", after_id), ("before_id", before_id)):
-            if value is not None:
-                encode_batch_id(value)  # the same checks as an id
-                query[name] = value
-        client = self._client
-        url = client._prefix[:-1] + "?" + urlencode(query)
-        return client._call("GET", url, MessageBatchPage, betas, timeout, extra_headers).data
+        c = self._client
+        url = c._list_url(limit, after_id, before_id)
+        return c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers).data
 
     def list(
         self,
         *,
         limit: int = 20,
-        betas: Iterable[str] | None = None,
+        betas: Betas = None,
         timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        extra_headers: Headers = None,
     ) -> Iterator[MessageBatch]:
         """Every batch, newest first, fetching `limit` per page as it goes."""
+        from ._base import next_after
+
         after_id: str | None = None
         while True:
             page = self.list_page(
@@ -146,20 +142,12 @@ class _Operations(Generic[T]):
                 extra_headers=extra_headers,
             )
             yield from page.data
-            if not page.has_more or not page.data:
+            after_id = next_after(page, after_id)
+            if after_id is None:
                 return
-            if not page.last_id or page.last_id == after_id:
-                raise APIResponseValidationError(
-                    "The API said more batches follow but gave no new last_id to "
-                    "continue from; stopping instead of looping.",
-                    status_code=200,
-                    body=b"",
-                    headers={},
-                )
-            after_id = page.last_id
 
 
-class Batches(_Operations[T]):
+class Batches(Operations[T]):
     """`client.messages.batches` and `client.beta.messages.batches`."""
 
     def __init__(self, client: Client, model: type[T]) -> None:
@@ -178,12 +166,14 @@ class RawBatches(Generic[T]):
         self,
         message_batch_id: str,
         *,
-        betas: Iterable[str] | None = None,
+        betas: Betas = None,
         timeout: Timeout | float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        extra_headers: Headers = None,
     ) -> APIResponse[T]:
         """Delete a Message Batch; the result with the call's details."""
-        return self._client._delete(message_batch_id, self._model, betas, timeout, extra_headers)
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers)
 
 
 class _Messages(Generic[T]):

@@ -121,7 +121,11 @@ def server_stats(url: str, path: str) -> dict[str, int]:
 def available_transports() -> list[str]:
     import batchdelete
 
-    return [t.name for t in batchdelete.list_transports() if t.available and t.builtin]
+    return [
+        t.name
+        for t in batchdelete.list_transports()
+        if t.available and t.builtin and not t.asynchronous
+    ]
 
 
 def latency(url: str, names: list[str], s: Settings, stack: ExitStack) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import batchdelete
 from tests.scriptserver import ScriptServer
 
 API_KEY = "sk-ant-test-SECRET-4f9a1c"
-TRANSPORTS = [t.name for t in batchdelete.list_transports() if t.builtin]
+TRANSPORTS = [t.name for t in batchdelete.list_transports() if t.builtin and not t.asynchronous]
 ENV_VARS = [
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AUTH_TOKEN",

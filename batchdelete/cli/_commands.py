@@ -43,6 +43,7 @@ def transports(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO
                 "reason": i.reason,
                 "install": i.install,
                 "takes_options": i.takes_options,
+                "asynchronous": i.asynchronous,
                 "connection": connection if i.takes_options else None,
                 "connection_error": problem if i.takes_options else None,
             }
@@ -53,7 +54,8 @@ def transports(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO
     for i in infos:
         state = f"{i.version or '?'}" if i.available else "unavailable"
         note = "" if i.available else f"  {i.reason}" + (f"; {i.install}" if i.install else "")
-        out.write(f"{i.name:<12} {state:<12} {i.module}{note}\n")
+        kind = "async" if i.asynchronous else "sync"
+        out.write(f"{i.name:<12} {kind:<6} {state:<12} {i.module}{note}\n")
     if connection is not None:
         proxy = connection["proxy"] or "none (direct)"
         out.write(

@@ -17,7 +17,7 @@ def demo(out: TextIO) -> int:
     from ..emulator import Emulator
 
     rows: list[tuple[str, ...]] = []
-    names = [t.name for t in list_transports() if t.available and t.builtin]
+    names = [t.name for t in list_transports() if t.available and t.builtin and not t.asynchronous]
     with Emulator(processing_time=3600, cancel_time=0.2, seed=2024) as api:
         out.write(f"Emulator on {api.base_url}; transports: {', '.join(names)}\n\n")
         for name in names:

@@ -14,6 +14,7 @@ import msgspec
 
 from .._errors import BatchDeleteError
 from .._ids import InvalidBatchIdError
+from .._jobs import BatchRunningError, CancelTimeoutError
 from .._models import MessageBatch
 from ._exits import StepError, UsageError, exit_code_for
 
@@ -56,6 +57,14 @@ def batch_row(batch: MessageBatch) -> dict[str, Any]:
     return {"ok": True, **fields}
 
 
+#: What the command line adds to a library error: its flags, which the
+#: library's messages do not name.
+FLAG_HINTS: tuple[tuple[type[BaseException], str], ...] = (
+    (BatchRunningError, "On the command line: --force."),
+    (CancelTimeoutError, "On the command line: --wait-timeout SECONDS."),
+)
+
+
 def describe(error: BaseException) -> str:
     """The one-line message for an error: what failed and what to do."""
     if isinstance(error, UsageError):
@@ -65,7 +74,8 @@ def describe(error: BaseException) -> str:
     if isinstance(error, InvalidBatchIdError):
         return one_line(f"{error} Nothing was sent; correct the id and run again.")
     if isinstance(error, (BatchDeleteError, StepError)):
-        return one_line(str(error))
+        hint = next((h for kind, h in FLAG_HINTS if isinstance(error, kind)), None)
+        return one_line(f"{error} {hint}" if hint else str(error))
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (Ctrl-C); nothing more was started."
     return one_line(

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
 from .._client import Client
-from .._errors import BatchDeleteError
+from .._errors import BatchDeleteError, ConfigurationError
 from .._models import MessageBatch
-from .._workflows import check_prune_filters, parse_duration, parse_moment, select_for_prune
+from .._prune import parse_duration, parse_moment, select_for_prune
 from ._exits import StepError
 
 __all__ = ["Filters", "Selection", "list_all", "parse_filters", "select"]
@@ -45,8 +45,11 @@ def parse_filters(args: argparse.Namespace, *, required: bool) -> Filters:
         parse_moment(args.ended_before) if args.ended_before else None,
         parse_duration(args.older_than) if args.older_than else None,
     )
-    if required:
-        check_prune_filters(filters.ended_before, filters.older_than)
+    if required and filters.ended_before is None and filters.older_than is None:
+        raise ConfigurationError(
+            "prune needs at least one filter: --ended-before DATE or --older-than "
+            "DURATION (--older-than 0s selects every batch)."
+        )
     return filters
 
 

@@ -1,0 +1,162 @@
+"""The SDK-shaped surface of `AsyncClient`: `_resources.py`'s operations,
+each a coroutine (`list()` an async iterator). Only the signatures and the
+`await`s are written twice; URLs, checks, paging and the calls themselves
+are `BaseClient`'s."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
+from ._resources import APIResponse
+from ._spec import Timeout
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncClient
+
+__all__ = ["AsyncBatches", "AsyncOperations", "AsyncRawBatches", "_AsyncBeta", "_AsyncMessages"]
+
+T = TypeVar("T", bound=DeletedMessageBatch)
+Betas = Iterable[str] | None
+Headers = Mapping[str, str] | None
+
+
+class AsyncOperations(Generic[T]):
+    """`Operations`, awaited: shared by `AsyncClient` and its
+    `messages.batches` / `beta.messages.batches`."""
+
+    _client: AsyncClient
+    _model: type[T]
+
+    @property
+    def with_raw_response(self) -> AsyncRawBatches[T]:
+        """The same delete, returning an `APIResponse` with the call's details."""
+        return AsyncRawBatches(self._client, self._model)
+
+    async def delete(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+    ) -> T:
+        """Delete a Message Batch that has finished processing.
+
+        Raises `NotFoundError` for an unknown or already deleted id, and
+        `BadRequestError` for a batch still in progress (cancel it first).
+        Like the official SDK, this sends any id the wire contract can
+        encode; `delete_batch` and `delete_many` accept only batch ids
+        (`BATCH_ID_PATTERN`) and prove "already gone" before saying so.
+        """
+        response = await self.with_raw_response.delete(
+            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
+        )
+        return response.data
+
+    async def retrieve(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+    ) -> MessageBatch:
+        """The batch's current state (`GET /v1/messages/batches/{id}`)."""
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return (await c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers)).data
+
+    async def cancel(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+    ) -> MessageBatch:
+        """Start canceling a running batch; it is `canceling` until it ends."""
+        c = self._client
+        url = c._batch_url(message_batch_id, "/cancel")
+        return (await c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers)).data
+
+    async def list_page(
+        self,
+        *,
+        limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+    ) -> MessageBatchPage:
+        """One page of batches, newest first."""
+        c = self._client
+        url = c._list_url(limit, after_id, before_id)
+        return (await c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers)).data
+
+    async def list(
+        self,
+        *,
+        limit: int = 20,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+    ) -> AsyncIterator[MessageBatch]:
+        """Every batch, newest first, fetching `limit` per page as it goes."""
+        from ._base import next_after
+
+        after_id: str | None = None
+        while True:
+            page = await self.list_page(
+                limit=limit,
+                after_id=after_id,
+                betas=betas,
+                timeout=timeout,
+                extra_headers=extra_headers,
+            )
+            for batch in page.data:
+                yield batch
+            after_id = next_after(page, after_id)
+            if after_id is None:
+                return
+
+
+class AsyncBatches(AsyncOperations[T]):
+    """`client.messages.batches` and `client.beta.messages.batches`."""
+
+    def __init__(self, client: AsyncClient, model: type[T]) -> None:
+        self._client = client
+        self._model = model
+
+
+class AsyncRawBatches(Generic[T]):
+    """Calls that return `APIResponse` (request id, attempts, timing)."""
+
+    def __init__(self, client: AsyncClient, model: type[T]) -> None:
+        self._client = client
+        self._model = model
+
+    async def delete(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+    ) -> APIResponse[T]:
+        """Delete a Message Batch; the result with the call's details."""
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return await c._fetch("DELETE", url, self._model, betas, timeout, extra_headers)
+
+
+class _AsyncMessages(Generic[T]):
+    def __init__(self, client: AsyncClient, model: type[T]) -> None:
+        self.batches = AsyncBatches(client, model)
+
+
+class _AsyncBeta:
+    def __init__(self, client: AsyncClient) -> None:
+        self.messages = _AsyncMessages(client, BetaDeletedMessageBatch)
