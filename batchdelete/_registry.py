@@ -246,17 +246,14 @@ def _build(name: str, source: str, options: ConnectionOptions, is_async: bool = 
     entry = entries.get((name, is_async))
     if entry is None:
         kind, install = (
-            ("async transport", "[aiohttp] (or [httpx])")
+            ("async transport", "'batchdelete[aiohttp]' (or [httpx])")
             if is_async
-            else (
-                "transport",
-                "[urllib3] (or [httpx], [requests])",
-            )
+            else ("transport", "'batchdelete[urllib3]' (or [httpx], [requests])")
         )
         known = ", ".join(sorted(n for n, a in entries if a == is_async)) or "none"
         raise ConfigurationError(
             f"Unknown {kind} {name!r}{source}. Known {kind}s: {known}. "
-            f"Built-in ones install with pip install 'batchdelete{install}'."
+            f"Built-in ones install with pip install {install}."
         )
     if not entry.info.available or entry.factory is None:
         raise ConfigurationError(_unavailable_message(entry.info, entries))

@@ -5,21 +5,9 @@ No command ends in a traceback: every error is one line on stderr,
 "batchdelete: what failed; what to do" (and, with --json, an object
 {"ok": false, "error", "message", "exit_code"} on stdout), with its exit code.
 
-Exit codes (with several batches, the highest among the failures):
-
-    0  done: every batch was deleted (or, with --missing-ok, was already gone)
-    1  an unexpected internal error (a bug: please report it)
-    2  bad command-line usage: an unknown flag or bad value, no ids, an invalid id
-    3  configuration error: credentials, transport, base URL, CA file, date
-       or duration, the batches route missing (--missing-ok), a port in use
-    4  not found: unknown or already deleted batch
-    5  refused by the API: other 4xx (auth, permission, batch still running
-       without --force), or a redirect
-    6  server-side failure after retries: 429, 5xx
-    7  connection failure, timeout or TLS certificate failure (a --force wait
-       that ran out too)
-    8  the API answered with an unexpected body
-  130  interrupted (Ctrl-C)
+Exit codes (with several batches, the highest among the failures): one
+table, `_exits.EXIT_CODES`, from which `--help` is built and against which
+the README is checked.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import json
 import os
 from typing import Any, TextIO
 
+from .._async_client import AsyncClient
 from .._client import Client
 from .._errors import ConfigurationError
 from .._ids import check_batch_id, parse_batch_ids
@@ -18,7 +19,7 @@ from .._spec import DEFAULT_BASE_URL, Timeout
 from .._transport import is_loopback_host
 from ._exits import EXIT_OK, UsageError
 
-__all__ = ["make_client", "read_ids", "serve", "transports"]
+__all__ = ["make_async_client", "make_client", "read_ids", "serve", "transports"]
 
 
 def transports(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
@@ -119,20 +120,29 @@ def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
     return EXIT_OK
 
 
-def make_client(args: argparse.Namespace) -> Client:
-    """The client the connection options describe (credentials: environment only)."""
+def _client_args(args: argparse.Namespace) -> dict[str, Any]:
     timeout = Timeout()
     if args.timeout is not None:
         timeout = Timeout(connect=args.timeout, read=args.timeout)
     if args.deadline is not None:
         timeout = timeout.replace(deadline=args.deadline)
-    return Client(
-        base_url=args.base_url,
-        api_version=args.api_version,
-        transport=args.transport,
-        timeout=timeout,
-        max_retries=args.max_retries,
-    )
+    return {
+        "base_url": args.base_url,
+        "api_version": args.api_version,
+        "transport": args.transport,
+        "timeout": timeout,
+        "max_retries": args.max_retries,
+    }
+
+
+def make_client(args: argparse.Namespace) -> Client:
+    """The client the connection options describe (credentials: environment only)."""
+    return Client(**_client_args(args))
+
+
+def make_async_client(args: argparse.Namespace) -> AsyncClient:
+    """The same, async (--async): --transport names an async transport."""
+    return AsyncClient(**_client_args(args))
 
 
 def _read_text(path: str, stdin: TextIO) -> tuple[str, str]:

@@ -3,39 +3,78 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
+from collections.abc import Coroutine
 from typing import Any, TextIO
 
 import msgspec
 
+from .._async_client import AsyncClient
+from .._async_workflows import adelete_many
 from .._client import Client
 from .._models import MessageBatch
 from .._workflows import Outcome, delete_many
-from ._commands import make_client, read_ids
+from ._commands import make_async_client, make_client, read_ids
 from ._exits import EXIT_INTERRUPTED, EXIT_OK, exit_code_for
 from ._output import describe, write_json
-from ._select import Selection, parse_filters, select
+from ._select import Filters, Selection, alist_all, list_all, parse_filters, select
 
-__all__ = ["Progress", "delete", "prune"]
+__all__ = ["Progress", "Report", "arun_deletes", "delete", "prune", "run_deletes"]
 
 
 def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     ids = read_ids(args, stdin)  # before the client: a bad id sends nothing
+    if args.use_async:
+        return _in_loop(_adelete(args, ids, out, err), Report(ids, args, out, err))
     with make_client(args) as client:
-        return run_deletes(
-            client, ids, args, out, err, force=args.force, missing_ok=args.missing_ok
-        )
+        report = Report(ids, args, out, err, client.transport.name)
+        return run_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
 
 
 def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     filters = parse_filters(args, required=True)  # before any request
+    if args.use_async:
+        return _in_loop(_aprune(args, filters, out, err), None)
     with make_client(args) as client:
-        chosen = select(client, filters, args, err, doing="cancel and delete")
+        chosen = select(list_all(client, args.betas), filters, args, err, doing=DOING)
         if not chosen.matched or not args.yes:
             _show_plan(chosen, args, out)
             return EXIT_OK
         ids = [b.id for b in chosen.matched]
-        return run_deletes(client, ids, args, out, err, force=args.include_running, missing_ok=True)
+        report = Report(ids, args, out, err, client.transport.name)
+        return run_deletes(client, ids, report, force=args.include_running, missing_ok=True)
+
+
+DOING = "cancel and delete"
+
+
+def _in_loop(work: Coroutine[Any, Any, int], report: Report | None) -> int:
+    """Run the async path; Ctrl-C cancels the deletions under way (their
+    connections are dropped) and reports what was done."""
+    try:
+        return asyncio.run(work)
+    except KeyboardInterrupt:  # Python 3.10's asyncio.run, or before the loop ran
+        if report is None:
+            raise
+        return report.interrupted()
+
+
+async def _adelete(args: argparse.Namespace, ids: list[str], out: TextIO, err: TextIO) -> int:
+    async with make_async_client(args) as client:
+        report = Report(ids, args, out, err, client.transport.name)
+        return await arun_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
+
+
+async def _aprune(args: argparse.Namespace, filters: Filters, out: TextIO, err: TextIO) -> int:
+    async with make_async_client(args) as client:
+        chosen = select(await alist_all(client, args.betas), filters, args, err, doing=DOING)
+        if not chosen.matched or not args.yes:
+            _show_plan(chosen, args, out)
+            return EXIT_OK
+        ids = [b.id for b in chosen.matched]
+        report = Report(ids, args, out, err, client.transport.name)
+        return await arun_deletes(client, ids, report, force=args.include_running, missing_ok=True)
 
 
 def _show_plan(chosen: Selection, args: argparse.Namespace, out: TextIO) -> None:
@@ -136,77 +175,99 @@ def _text_line(o: Outcome, transport: str) -> str:
     )
 
 
-def _interrupted(outcomes: list[Outcome], ids: list[str], err: TextIO) -> int:
-    finished = {o.id for o in outcomes}
-    deleted = [o.id for o in outcomes if o.ok]
-    left = [i for i in dict.fromkeys(ids) if i not in finished]
-    more = " ..." if len(left) > 20 else ""
-    err.write(
-        f"batchdelete: interrupted. Done: {len(deleted)} "
-        f"({', '.join(deleted) or 'none'}); failed: {len(outcomes) - len(deleted)}; "
-        f"not done: {len(left)} ({', '.join(left[:20])}{more}).\n"
-    )
-    return EXIT_INTERRUPTED
+class Report:
+    """Reports each outcome as it comes (a line or a JSON object on stdout,
+    failures on stderr), then the summary; the exit code is the highest
+    among the failures."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        args: argparse.Namespace,
+        out: TextIO,
+        err: TextIO,
+        transport: str = "",
+    ) -> None:
+        self.ids, self.json, self.out, self.err = ids, args.json, out, err
+        self.work = _work(args)  # how delete_many / adelete_many are to work
+        self.transport = transport
+        self.progress = Progress(err, len(ids), quiet=args.verbose)
+        self.outcomes: list[Outcome] = []
+        self.code = EXIT_OK
+        self.started = time.monotonic()
+
+    def __call__(self, o: Outcome) -> None:
+        self.outcomes.append(o)
+        self.progress.clear()
+        if self.json:
+            write_json(self.out, _json_row(o, self.transport))
+        elif o.ok:
+            self.out.write(_text_line(o, self.transport))
+            self.out.flush()
+        if o.error is not None:
+            self.code = max(self.code, exit_code_for(o.error))
+            self.err.write(f"batchdelete: {o.id}: {describe(o.error)}\n")
+        self.progress.update(o)
+
+    def finished(self) -> int:
+        self.progress.clear()
+        outcomes = self.outcomes
+        if len(outcomes) > 1:
+            deleted = sum(o.status == "deleted" for o in outcomes)
+            canceled = sum(o.canceled for o in outcomes)
+            gone = sum(o.status == "missing" for o in outcomes)
+            failed = sum(not o.ok for o in outcomes)
+            self.err.write(
+                f"batchdelete: {deleted} deleted ({canceled} after canceling), {gone} already "
+                f"gone, {failed} failed, of {len(outcomes)} batches in "
+                f"{time.monotonic() - self.started:.1f} s.\n"
+            )
+        return self.code
+
+    def interrupted(self) -> int:
+        self.progress.clear()
+        finished = {o.id for o in self.outcomes}
+        deleted = [o.id for o in self.outcomes if o.ok]
+        left = [i for i in dict.fromkeys(self.ids) if i not in finished]
+        more = " ..." if len(left) > 20 else ""
+        self.err.write(
+            f"batchdelete: interrupted. Done: {len(deleted)} "
+            f"({', '.join(deleted) or 'none'}); failed: {len(self.outcomes) - len(deleted)}; "
+            f"not done: {len(left)} ({', '.join(left[:20])}{more}).\n"
+        )
+        return EXIT_INTERRUPTED
 
 
-def _summary(outcomes: list[Outcome], seconds: float) -> str:
-    deleted = sum(o.status == "deleted" for o in outcomes)
-    canceled = sum(o.canceled for o in outcomes)
-    gone = sum(o.status == "missing" for o in outcomes)
-    failed = sum(not o.ok for o in outcomes)
-    return (
-        f"batchdelete: {deleted} deleted ({canceled} after canceling), {gone} already gone, "
-        f"{failed} failed, of {len(outcomes)} batches in {seconds:.1f} s.\n"
-    )
+def _work(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "concurrency": args.concurrency,
+        "wait_timeout": args.wait_timeout,
+        "betas": args.betas,
+    }
 
 
 def run_deletes(
-    client: Client,
-    ids: list[str],
-    args: argparse.Namespace,
-    out: TextIO,
-    err: TextIO,
-    *,
-    force: bool,
-    missing_ok: bool,
+    client: Client, ids: list[str], report: Report, *, force: bool, missing_ok: bool
 ) -> int:
-    """Delete the batches, reporting each as it finishes; the exit code is
-    the highest among the failures."""
-    transport = client.transport.name
-    progress = Progress(err, len(ids), quiet=args.verbose)
-    outcomes: list[Outcome] = []
-    code = EXIT_OK
-
-    def report(o: Outcome) -> None:
-        nonlocal code
-        outcomes.append(o)
-        progress.clear()
-        if args.json:
-            write_json(out, _json_row(o, transport))
-        elif o.ok:
-            out.write(_text_line(o, transport))
-            out.flush()
-        if o.error is not None:
-            code = max(code, exit_code_for(o.error))
-            err.write(f"batchdelete: {o.id}: {describe(o.error)}\n")
-        progress.update(o)
-
-    started = time.monotonic()
+    """Delete the batches on threads; Ctrl-C lets those under way finish."""
     try:
         delete_many(
-            client,
-            ids,
-            concurrency=args.concurrency,
-            force=force,
-            missing_ok=missing_ok,
-            wait_timeout=args.wait_timeout,
-            betas=args.betas,
-            on_outcome=report,
+            client, ids, force=force, missing_ok=missing_ok, on_outcome=report, **report.work
         )
     except KeyboardInterrupt:
-        progress.clear()
-        return _interrupted(outcomes, ids, err)
-    progress.clear()
-    if len(outcomes) > 1:
-        err.write(_summary(outcomes, time.monotonic() - started))
-    return code
+        return report.interrupted()
+    return report.finished()
+
+
+async def arun_deletes(
+    client: AsyncClient, ids: list[str], report: Report, *, force: bool, missing_ok: bool
+) -> int:
+    """Delete the batches as tasks; a cancellation (Ctrl-C) cancels those
+    under way."""
+    try:
+        await adelete_many(
+            client, ids, force=force, missing_ok=missing_ok, on_outcome=report, **report.work
+        )
+    except asyncio.CancelledError:
+        return report.interrupted()
+    return report.finished()

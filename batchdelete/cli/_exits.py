@@ -27,6 +27,54 @@ EXIT_CONNECTION = 7
 EXIT_INVALID_RESPONSE = 8
 EXIT_INTERRUPTED = 130
 
+#: Every exit code: (code, a word for --help, the meaning as the README's
+#: table says it). The parser's epilog is built from it, and a test checks
+#: the README's table against it.
+EXIT_CODES: tuple[tuple[int, str, str], ...] = (
+    (
+        EXIT_OK,
+        "done",
+        "done: every batch was deleted (or, with `--missing-ok`, was already gone)",
+    ),
+    (EXIT_INTERNAL, "internal error", "unexpected internal error (a bug: please report it)"),
+    (
+        EXIT_USAGE,
+        "usage",
+        "bad command-line usage: an unknown flag or bad value, no ids, an invalid id",
+    ),
+    (
+        EXIT_CONFIG,
+        "configuration",
+        "configuration error: credentials (none, or empty), transport, base URL, CA file, "
+        "date or duration, the batches route missing under `--missing-ok`, a port in use "
+        "for `serve`",
+    ),
+    (
+        EXIT_NOT_FOUND,
+        "not found",
+        "not found (unknown or already deleted; or no batches route when listing)",
+    ),
+    (
+        EXIT_REFUSED,
+        "refused",
+        "refused by the API: other 4xx (authentication, permission, batch still running) "
+        "or a redirect",
+    ),
+    (EXIT_SERVER, "server error", "server-side failure after retries: 429, 5xx"),
+    (
+        EXIT_CONNECTION,
+        "connection/timeout/TLS",
+        "connection failure, timeout or TLS certificate failure (after retries; a "
+        "certificate is not retried), or a `--force` wait that ran out",
+    ),
+    (EXIT_INVALID_RESPONSE, "bad response", "the API answered 2xx with an unexpected body"),
+    (
+        EXIT_INTERRUPTED,
+        "interrupted",
+        "interrupted (Ctrl-C); stderr says which batches were done",
+    ),
+)
+
 
 class UsageError(Exception):
     """The command line is wrong: exit 2. `prog` is the (sub)command's name,

@@ -13,7 +13,7 @@ from .._models import MessageBatch
 from ._commands import make_client, read_ids
 from ._exits import EXIT_OK, exit_code_for
 from ._output import batch_row, describe, error_fields, write_json
-from ._select import parse_filters, select
+from ._select import list_all, parse_filters, select
 
 __all__ = ["cancel", "get", "list_batches"]
 
@@ -56,7 +56,7 @@ def list_batches(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: Text
     """Every batch, or with filters what `prune` with the same flags would select."""
     filters = parse_filters(args, required=False)  # before any request
     with make_client(args) as client:
-        chosen = select(client, filters, args, err, doing="list")
+        chosen = select(list_all(client, args.betas), filters, args, err, doing="list")
     if args.json:
         for batch in chosen.matched:
             write_json(out, batch_row(batch))

@@ -10,7 +10,7 @@ from typing import NoReturn
 from .._client import DEFAULT_API_VERSION
 from .._version import __version__
 from .._workflows import DEFAULT_WAIT_TIMEOUT
-from ._exits import UsageError
+from ._exits import EXIT_CODES, UsageError
 
 __all__ = ["Parser", "build_parser"]
 
@@ -111,6 +111,14 @@ def _work() -> Parser:
         metavar="N",
         help="batches worked on at once (default 4, at most 64)",
     )
+    group.add_argument(
+        "--async",
+        dest="use_async",
+        action="store_true",
+        help="work as asyncio tasks on one thread through an async transport (aiohttp, "
+        "httpx; --transport then names one of them). Helps with a high --concurrency "
+        "(16 and more), where threads cost more than the requests",
+    )
     return work
 
 
@@ -207,9 +215,7 @@ def build_parser() -> Parser:
         prog="batchdelete",
         description="Delete Anthropic Message Batches. Credentials come from "
         "ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN), never from the command line.",
-        epilog="Exit codes: 0 done, 1 internal error, 2 usage, 3 configuration, "
-        "4 not found, 5 refused, 6 server error, 7 connection/timeout/TLS, "
-        "8 bad response, 130 interrupted.",
+        epilog="Exit codes: " + ", ".join(f"{code} {word}" for code, word, _ in EXIT_CODES) + ".",
     )
     parser.add_argument("--version", action="version", version=f"batchdelete {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

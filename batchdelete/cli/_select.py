@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
+from .._async_client import AsyncClient
 from .._client import Client
 from .._errors import BatchDeleteError, ConfigurationError
 from .._models import MessageBatch
 from .._prune import parse_duration, parse_moment, select_for_prune
 from ._exits import StepError
 
-__all__ = ["Filters", "Selection", "list_all", "parse_filters", "select"]
+__all__ = ["Filters", "Selection", "alist_all", "list_all", "parse_filters", "select"]
 
 LISTING = "Listing the batches failed"
 
@@ -61,13 +62,26 @@ def list_all(client: Client, betas: list[str] | None) -> list[MessageBatch]:
         raise StepError(LISTING, exc) from exc
 
 
+async def alist_all(client: AsyncClient, betas: list[str] | None) -> list[MessageBatch]:
+    """`list_all`, awaited."""
+    try:
+        return [batch async for batch in client.list(limit=1000, betas=betas)]
+    except BatchDeleteError as exc:
+        raise StepError(LISTING, exc) from exc
+
+
 def select(
-    client: Client, filters: Filters, args: argparse.Namespace, err: TextIO, *, doing: str
+    batches: list[MessageBatch],
+    filters: Filters,
+    args: argparse.Namespace,
+    err: TextIO,
+    *,
+    doing: str,
 ) -> Selection:
-    """Every batch when no filter is given; else what matches every filter,
-    running batches only with --include-running (stderr says how many were
-    left out, and that `doing` them needs the flag)."""
-    batches = list_all(client, args.betas)
+    """Of the batches listed: every one when no filter is given; else what
+    matches every filter, running batches only with --include-running
+    (stderr says how many were left out, and that `doing` them needs the
+    flag)."""
     if filters.none:
         return Selection(batches, [], len(batches))
     matched, running = select_for_prune(
