@@ -1,0 +1,125 @@
+"""`delete --async` and `prune --async`: the command line on AsyncClient,
+against the emulator, over every async transport; Ctrl-C in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import batchdelete as bd
+from batchdelete.emulator import Emulator
+from tests.test_cli import run
+
+ASYNC_TRANSPORTS = [
+    t.name for t in bd.list_transports() if t.builtin and t.asynchronous and t.available
+]
+
+
+@pytest.fixture
+def api(batch_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", batch_emulator.api_key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", batch_emulator.base_url)
+    return batch_emulator
+
+
+def test_both_async_transports_are_installed() -> None:
+    assert sorted(ASYNC_TRANSPORTS) == ["aiohttp", "httpx"]
+
+
+@pytest.mark.parametrize("transport", ASYNC_TRANSPORTS)
+def test_delete_async(api: Emulator, capsys: pytest.CaptureFixture[str], transport: str) -> None:
+    ids = [api.add_batch().id for _ in range(20)]
+    code, out, err = run(
+        capsys, "delete", "--async", "--transport", transport, "--concurrency", "8", *ids
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert sorted(line.split()[1] for line in lines) == sorted(ids)
+    assert all(f"({transport}, 1 attempt, " in line for line in lines)
+    assert "20 deleted (0 after canceling), 0 already gone, 0 failed, of 20" in err
+    assert api.batches() == []
+
+
+def test_async_force_missing_ok_and_json(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    running = api.add_batch("in_progress").id
+    code, _, err = run(capsys, "delete", "--async", running)
+    assert code == 5 and "--force" in err and api.batch(running) is not None
+    code, out, err = run(
+        capsys, "delete", "--async", "--force", "--missing-ok", "--json", running, "msgbatch_gone"
+    )
+    rows = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert code == 0, err
+    assert rows[running]["status"] == "deleted" and rows[running]["canceled"] is True
+    assert rows["msgbatch_gone"]["status"] == "missing"
+    assert rows[running]["transport"] in ASYNC_TRANSPORTS
+
+
+def test_prune_async(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    old = [api.add_batch("ended", age=7200).id for _ in range(30)]
+    young = api.add_batch("ended").id
+    code, out, _ = run(capsys, "prune", "--async", "--older-than", "1h")
+    assert code == 0 and out.count("would delete ") == 30 and len(api.batches()) == 31
+    code, out, err = run(
+        capsys, "prune", "--async", "--older-than", "1h", "--yes", "--concurrency", "16"
+    )
+    assert code == 0, err
+    assert sorted(line.split()[1] for line in out.splitlines()) == sorted(old)
+    assert [b["id"] for b in api.batches()] == [young]
+
+
+def test_async_names_an_async_transport(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "delete", "--async", "--transport", "urllib3", "msgbatch_1")
+    assert code == 3 and out == ""
+    assert "Unknown async transport 'urllib3'" in err and "aiohttp, httpx" in err
+    assert api.requests == []
+
+
+def test_help_says_when_async_helps(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("delete", "prune"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and "--async" in out and "--concurrency" in out
+
+
+@pytest.mark.parametrize("transport", ASYNC_TRANSPORTS)
+def test_ctrl_c_cancels_what_is_under_way_and_reports(api: Emulator, transport: str) -> None:
+    ids = [api.add_batch().id for _ in range(12)]
+    api.inject(route="delete", delay=1.5, times=None)  # every delete answers slowly
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batchdelete",
+            "delete",
+            "--async",
+            "--transport",
+            transport,
+            "--concurrency",
+            "2",
+            *ids,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # a delete done, others under way (1.5 s each)
+        assert first.startswith("deleted "), first
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "batchdelete: interrupted. Done: " in err and "Traceback" not in err
+    done = 1 + rest.count("deleted ")
+    assert f"Done: {done} (" in err and f"not done: {12 - done} (" in err
+    assert done < 12  # the rest were cancelled, not waited for
