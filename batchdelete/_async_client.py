@@ -104,8 +104,11 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
         return response
 
     async def _send(self, spec: RequestSpec) -> RawResponse:
-        """The transport's answer, cancelled at the attempt's deadline."""
+        """The transport's answer, by the attempt's deadline (the
+        transport's own, or here: one timer per attempt, not two)."""
         try:
+            if self._transport.keeps_deadline:
+                return await self._transport.send(spec)
             async with async_deadline(spec.deadline):
                 return await self._transport.send(spec)
         except TransportError:

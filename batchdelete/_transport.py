@@ -204,16 +204,21 @@ class AsyncTransport(_Mapping):
     coroutine. The contract is `Transport`'s, with these differences:
 
     - `send()` is a coroutine, and `close()` too.
-    - The deadline: `AsyncClient` cancels a `send()` still running at
-      `spec.deadline` (and the user may cancel it at any time), so a
-      transport must be cancellation-safe: a cancelled send leaves no
-      connection half-used in its pool (httpx and aiohttp close such a
-      connection) and no task behind. A transport may end sooner itself.
+    - The deadline: a transport that ends by `spec.deadline` itself
+      (`batchdelete.guards.async_deadline` around its work) says so with
+      `keeps_deadline = True`; for any other, `AsyncClient` cancels a
+      `send()` still running at the deadline. Either way (and the user may
+      cancel a call at any time) a transport must be cancellation-safe: a
+      cancelled send leaves no connection half-used in its pool (httpx and
+      aiohttp close such a connection) and no task behind.
     - Its library's client is created lazily, inside the event loop of the
       first `send()`, and bound to that loop; a call from another loop is a
       `ConfigurationError`, never a hang.
     - `os.fork()` does not apply: an event loop does not survive it.
     """
+
+    #: `send()` ends by `spec.deadline` by itself (see above).
+    keeps_deadline: bool = False
 
     async def send(self, spec: RequestSpec) -> RawResponse:
         raise NotImplementedError
