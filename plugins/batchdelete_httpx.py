@@ -88,6 +88,9 @@ if TYPE_CHECKING:
 
 NAME = "httpx"
 MAX_ORIGINS = 64  # origins whose route is remembered
+#: Set (True) on the exception of a failed TCP connect, which through a
+#: proxy is always a connect to the proxy (`proxy_failure` looks for it).
+CONNECTING = "batchdelete_connecting"
 
 #: Raised while reading a response, these mean the response broke something
 #: (a huge number, bytes that are not text, nesting too deep): protocol errors.
@@ -218,12 +221,11 @@ class HttpxTransport(Transport):
 
     def _route(self, url: str) -> _Route:
         clients = self._clients_now()
-        end = url.find("/", url.find("//") + 2)
-        origin = url if end < 0 else url[:end]
+        origin = origin_of(url)
         route = clients.by_origin.get(origin)
         if route is None:
             proxy = self._options.proxy_for(origin) if clients.pid is not None else None
-            route = _Route(clients.by_proxy[proxy], _proxy_name(proxy) if proxy else None)
+            route = _Route(clients.by_proxy[proxy], proxy_name(proxy) if proxy else None)
             if len(clients.by_origin) < MAX_ORIGINS:
                 clients.by_origin[origin] = route
         return route
@@ -258,24 +260,16 @@ class HttpxTransport(Transport):
         except Exception as exc:
             mapped = self._failure(exc, reading)
             if proxy is not None and mapped is not None:
-                mapped = _proxy_failure(exc, proxy) or mapped
+                mapped = proxy_failure(exc, proxy) or mapped
             if mapped is None:
                 raise
             raise mapped from exc
 
     def _read(self, response: httpx.Response, spec: RequestSpec) -> RawResponse:
         status = response.status_code
-        headers = dict(response.headers.items())
-        problem = head_problem(response.headers.multi_items())
-        if problem is not None:  # the connection is dropped: its body is never read
-            raise TransportProtocolError(f"The response is malformed: {problem}.")
+        headers = checked_headers(response)
         if response.is_stream_consumed:
-            # Read into memory by the user's transport (MockTransport's
-            # Response(content=...)): httpx has already decoded it.
-            plain = {k: v for k, v in headers.items() if k != "content-encoding"}
-            reader = _reader(status, plain, spec)
-            reader.feed(response.content)
-            return RawResponse(status, headers, reader.finish())
+            return body_in_memory(response, headers, spec)
         reader = _reader(status, headers, spec)
         deadline = spec.deadline
         for chunk in response.iter_raw():
@@ -313,22 +307,65 @@ def _reader(status: int, headers: dict[str, str], spec: RequestSpec) -> BodyRead
     return BodyReader(status, headers, max_body=spec.max_body, max_error_body=spec.max_error_body)
 
 
+# -- shared with the async transport (batchdelete_httpx_async) -------------------------
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL: what a route is remembered by."""
+    end = url.find("/", url.find("//") + 2)
+    return url if end < 0 else url[:end]
+
+
+def client_settings(options: ConnectionOptions, proxy: str | None, tls: Any) -> dict[str, Any]:
+    """The arguments of an httpx client (sync or async) this library owns,
+    for one route: `proxy` (None: direct), TLS context `tls`, no redirects,
+    the environment never read, at most `max_connections` connections."""
+    import httpx
+
+    n = options.max_connections
+    via = None
+    if proxy is not None:  # an https:// proxy is verified as the API is
+        via = httpx.Proxy(proxy, ssl_context=tls if proxy.startswith("https:") else None)
+    return {
+        "follow_redirects": False,
+        "limits": httpx.Limits(max_connections=n, max_keepalive_connections=n),
+        "verify": tls,
+        "trust_env": False,
+        "proxy": via,
+    }
+
+
+def checked_headers(response: httpx.Response) -> dict[str, str]:
+    """The headers of a response (lower-case names, repeats joined with
+    ", "), once its head passed `head_problem`: else `TransportProtocolError`
+    (the caller closes the response, so its connection is dropped)."""
+    problem = head_problem(response.headers.multi_items())
+    if problem is not None:
+        raise TransportProtocolError(f"The response is malformed: {problem}.")
+    return dict(response.headers.items())
+
+
+def body_in_memory(
+    response: httpx.Response, headers: dict[str, str], spec: RequestSpec
+) -> RawResponse:
+    """The answer when a user's transport read the body into memory
+    (MockTransport's `Response(content=...)`): httpx has already decoded
+    it, so it is taken as it is, under the same cap."""
+    plain = {k: v for k, v in headers.items() if k != "content-encoding"}
+    reader = _reader(response.status_code, plain, spec)
+    reader.feed(response.content)
+    return RawResponse(response.status_code, headers, reader.finish())
+
+
 def _own_clients(options: ConnectionOptions) -> _Clients:
     """The clients of a transport that owns them: a direct one, and one per
     proxy URL the options name; none reads the environment."""
     import httpx
 
-    n = options.max_connections
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     tls = deadline_tls(options.ssl_context())
 
     def build(proxy: str | None) -> httpx.Client:
-        via = None
-        if proxy is not None:  # an https:// proxy is verified as the API is
-            via = httpx.Proxy(proxy, ssl_context=tls if proxy.startswith("https:") else None)
-        client = httpx.Client(
-            follow_redirects=False, limits=limits, verify=tls, trust_env=False, proxy=via
-        )
+        client = httpx.Client(**client_settings(options, proxy, tls))
         # The core asks for what BodyReader decodes; httpx's default (br, zstd) never goes out.
         del client.headers["accept-encoding"]
         _install_backend(client)
@@ -338,7 +375,7 @@ def _own_clients(options: ConnectionOptions) -> _Clients:
     return _Clients(os.getpid(), {proxy: build(proxy) for proxy in proxies}, {})
 
 
-def _proxy_name(url: str) -> str:
+def proxy_name(url: str) -> str:
     """host:port of a proxy URL (credentials are never shown)."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
@@ -346,7 +383,7 @@ def _proxy_name(url: str) -> str:
     return mask_userinfo(f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}")
 
 
-def _proxy_failure(exc: BaseException, proxy: str) -> TransportError | None:
+def proxy_failure(exc: BaseException, proxy: str) -> TransportError | None:
     """The error naming the proxy, when it refused the tunnel (httpx's
     ProxyError: 407, ...) or could not be reached (a failure of the TCP
     connect, which with a proxy is always to the proxy); else None."""
@@ -357,7 +394,7 @@ def _proxy_failure(exc: BaseException, proxy: str) -> TransportError | None:
         return TransportConnectError(f"The proxy {proxy} refused the tunnel: {detail}")
     cause: BaseException | None = exc
     for _ in range(4):
-        if cause is None or getattr(cause, "batchdelete_connecting", False):
+        if cause is None or getattr(cause, CONNECTING, False):
             break
         cause = cause.__cause__ or cause.__context__
     if cause is None or not isinstance(exc, httpx.TransportError):
@@ -452,7 +489,7 @@ def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkB
             try:
                 inner = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
             except Exception as exc:  # through a proxy: the proxy cannot be reached
-                exc.batchdelete_connecting = True  # type: ignore[attr-defined]
+                setattr(exc, CONNECTING, True)
                 raise
             return DeadlineStream(inner)
 
