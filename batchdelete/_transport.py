@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import sys
 from collections.abc import Iterator, Mapping
@@ -91,6 +90,23 @@ def certificate_failure(exc: BaseException) -> BaseException | None:
     return _find_in_chain(exc, ssl.SSLCertVerificationError)
 
 
+class _MappedErrors:
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: _Mapping) -> None:
+        self._transport = transport
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, TransportError) or not isinstance(exc, Exception):
+            return
+        mapped = self._transport.translate(exc)
+        if mapped is not None:
+            raise mapped from exc
+
+
 class _Mapping:
     """What sync and async transports share: their name, their library's
     version, and the mapping of the library's exceptions to core errors."""
@@ -122,22 +138,15 @@ class _Mapping:
                 return target(f"{type(exc).__name__}: {exc}")
         return None
 
-    @contextlib.contextmanager
-    def mapped_errors(self) -> Iterator[None]:
-        """Run a block of library calls and raise what it raises as the core
-        error `translate()` finds, `from` the original; a `TransportError`
-        passes as it is, and an exception `translate()` does not know is
-        left alone (the client reports it as an unexpected failure).
-        `asyncio.CancelledError` and KeyboardInterrupt always pass."""
-        try:
-            yield
-        except TransportError:
-            raise
-        except Exception as exc:
-            mapped = self.translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+    def mapped_errors(self) -> _MappedErrors:
+        """A context manager for a block of library calls: what the block
+        raises is raised as the core error `translate()` finds, `from` the
+        original; a `TransportError` passes as it is, and an exception
+        `translate()` does not know is left alone (the client reports it as
+        an unexpected failure). `asyncio.CancelledError` and
+        KeyboardInterrupt always pass. A plain object, not a generator: it
+        runs on every request."""
+        return _MappedErrors(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}/{self.library_version}>"

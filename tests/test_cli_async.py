@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -90,34 +91,30 @@ def test_ctrl_c_cancels_what_is_under_way_and_reports(api: Emulator, transport: 
     ids = [api.add_batch().id for _ in range(12)]
     api.inject(route="delete", delay=1.5, times=None)  # every delete answers slowly
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchdelete",
-            "delete",
-            "--async",
-            "--transport",
-            transport,
-            "--concurrency",
-            "2",
-            *ids,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()  # a delete done, others under way (1.5 s each)
-        assert first.startswith("deleted "), first
-        proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "batchdelete", "delete", "--async"),
+                *("--transport", transport, "--concurrency", "2", *ids),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+        )
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()  # a delete done, others under way (1.5 s each)
+            assert first.startswith("deleted "), first
+            proc.send_signal(signal.SIGINT)
+            rest = proc.stdout.read()  # to the end: the child exits (pytest-timeout bounds it)
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        errors.seek(0)
+        err = errors.read()
     assert proc.returncode == 130, err
     assert "batchdelete: interrupted. Done: " in err and "Traceback" not in err
     done = 1 + rest.count("deleted ")
