@@ -93,6 +93,29 @@ def _check_path(path: str, what: str) -> str:
     return path
 
 
+#: TLS contexts built from the same CA and certificate files, shared by the
+#: clients of a process: loading the system's CAs takes tens of
+#: milliseconds, and a client per task or test would pay it each time. The
+#: key holds each file's modification time and size, so a changed file is
+#: loaded again. (Transports only add the deadline socket class, the same
+#: for all, and ALPN "http/1.1".)
+_contexts: dict[tuple[object, ...], Any] = {}
+_contexts_lock = threading.Lock()
+
+
+def _file_key(value: object) -> object:
+    """What identifies a verify= or cert= value: its files as they are now."""
+    if isinstance(value, tuple):
+        return tuple(_file_key(v) for v in value)
+    if isinstance(value, str):
+        try:
+            found = os.stat(value)
+        except OSError:
+            return (value, None)
+        return (value, found.st_mtime_ns, found.st_size)
+    return value
+
+
 class ConnectionOptions:
     """The connection options of one client, resolved once (see the module
     docstring for the table). Transports read `proxy_for(url)`,
@@ -219,6 +242,20 @@ class ConnectionOptions:
 
         if isinstance(self.verify, ssl.SSLContext):
             return self.verify
+        key = (_file_key(self.verify), _file_key(self.cert))
+        with _contexts_lock:
+            context = _contexts.get(key)
+        if context is None:
+            context = self._new_context()
+            with _contexts_lock:
+                if len(_contexts) >= 8:
+                    _contexts.clear()
+                _contexts[key] = context
+        return context
+
+    def _new_context(self) -> Any:
+        import ssl
+
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         if self.verify is False:
