@@ -1,8 +1,10 @@
 """The contract suite: WIRE.md, observed on a real loopback server, run
-against every registered transport."""
+against every registered transport, sync and async (an AsyncClient through
+the blocking facade of tests/asyncclients.py, `client_kind`)."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import platform
@@ -13,8 +15,11 @@ from collections.abc import Callable
 import pytest
 
 import batchdelete as bd
+from tests.asyncclients import BlockingClient, transport_of
 from tests.conftest import API_KEY
 from tests.scriptserver import Reply, ScriptServer, error_reply
+
+pytestmark = pytest.mark.clients("all")
 
 MakeClient = Callable[..., bd.Client]
 PATH = "/v1/messages/batches/"
@@ -24,8 +29,10 @@ DELETED = b'{"id": "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message_batch_d
 # -- the request ---------------------------------------------------------------
 
 
-def test_exact_request(make_client: MakeClient, server: ScriptServer, transport_name: str) -> None:
+def test_exact_request(make_client: MakeClient, server: ScriptServer, client_kind: str) -> None:
     client = make_client()
+    name = client.transport.name
+    assert name == transport_of(client_kind)
     deleted = client.delete("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")
     assert deleted == bd.DeletedMessageBatch(
         id="msgbatch_013Zva2CMHLNnXjNJJKqJ2EF", type="message_batch_deleted"
@@ -39,8 +46,7 @@ def test_exact_request(make_client: MakeClient, server: ScriptServer, transport_
     assert req.header("accept") == "application/json"
     version = client.transport.library_version
     assert req.header("user-agent") == (
-        f"batchdelete/{bd.__version__} {transport_name}/{version} "
-        f"python/{platform.python_version()}"
+        f"batchdelete/{bd.__version__} {name}/{version} python/{platform.python_version()}"
     )
     assert "authorization" not in req.names
     assert "anthropic-beta" not in req.names
@@ -132,13 +138,16 @@ def test_auth_token_sends_bearer_only(make_client: MakeClient, server: ScriptSer
 
 
 def test_environment_supplies_defaults(
-    server: ScriptServer, transport_name: str, monkeypatch: pytest.MonkeyPatch
+    server: ScriptServer,
+    open_client: MakeClient,
+    client_kind: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "env-key")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url + "/env")
-    monkeypatch.setenv("BATCHDELETE_TRANSPORT", transport_name)
-    with bd.Client() as client:
-        assert client.transport.name == transport_name
+    monkeypatch.setenv("BATCHDELETE_TRANSPORT", transport_of(client_kind))
+    with open_client(transport=None) as client:
+        assert client.transport.name == transport_of(client_kind)
         client.delete("msgbatch_1")
     assert server.requests[0].target == "/env" + PATH + "msgbatch_1"
     assert server.requests[0].header("x-api-key") == "env-key"
@@ -516,7 +525,7 @@ def test_broken_connection_is_retried(
 
 @pytest.mark.parametrize("drop", ["before", "during"])
 def test_broken_connection_without_retries(
-    make_client: MakeClient, server: ScriptServer, drop: str, transport_name: str
+    make_client: MakeClient, server: ScriptServer, drop: str
 ) -> None:
     server.script(Reply(drop=drop))
     with pytest.raises(bd.APIConnectionError) as info:
@@ -601,6 +610,7 @@ def test_connections_are_reused(make_client: MakeClient, server: ScriptServer) -
     assert {r.connection for r in server.requests} == {1}
 
 
+@pytest.mark.clients("sync")  # threads: an AsyncClient belongs to one event loop (next test)
 def test_one_client_many_threads(make_client: MakeClient, server: ScriptServer) -> None:
     client = make_client()
     results: dict[str, str] = {}
@@ -625,6 +635,28 @@ def test_one_client_many_threads(make_client: MakeClient, server: ScriptServer) 
     assert server.connections <= 16
 
 
+@pytest.mark.clients("async")
+def test_one_client_many_tasks(make_client: MakeClient, server: ScriptServer) -> None:
+    """The async twin of the threads above: 8 tasks at once on one client."""
+    client = make_client()
+    assert isinstance(client, BlockingClient)
+
+    async def work(worker: int) -> list[tuple[str, str]]:
+        done = []
+        for i in range(10):
+            batch_id = f"msgbatch_{worker}_{i}"
+            done.append((batch_id, (await client.aclient.delete(batch_id)).id))
+        return done
+
+    async def all_workers() -> list[list[tuple[str, str]]]:
+        return await asyncio.gather(*(work(w) for w in range(8)))
+
+    results = dict(pair for done in client.run(all_workers) for pair in done)
+    assert len(results) == 80 and all(k == v for k, v in results.items())
+    assert len(server.requests) == 80
+    assert server.connections <= 16
+
+
 # -- the client's life ---------------------------------------------------------------
 
 
@@ -637,16 +669,14 @@ def test_closed_client_refuses_calls(make_client: MakeClient, server: ScriptServ
     assert server.requests == []
 
 
-def test_context_manager(server: ScriptServer, transport_name: str) -> None:
-    with bd.Client(api_key=API_KEY, base_url=server.url, transport=transport_name) as client:
+def test_context_manager(server: ScriptServer, open_client: MakeClient) -> None:
+    with open_client(api_key=API_KEY, base_url=server.url) as client:
         client.delete("msgbatch_1")
     with pytest.raises(bd.ConfigurationError):
         client.delete("msgbatch_2")
 
 
-def test_post_without_body(
-    make_client: MakeClient, server: ScriptServer, transport_name: str
-) -> None:
+def test_post_without_body(make_client: MakeClient, server: ScriptServer, client_kind: str) -> None:
     client = make_client(max_retries=0)
     with pytest.raises(bd.APIResponseValidationError):  # the script server answers a delete
         client.cancel("msgbatch_1")
@@ -654,7 +684,7 @@ def test_post_without_body(
     assert (req.method, req.target, req.body) == ("POST", PATH + "msgbatch_1/cancel", b"")
     assert req.header("content-length") in ("0", None)
     assert "transfer-encoding" not in req.names
-    if transport_name == "stdlib":
+    if client_kind == "stdlib":
         assert req.header("content-length") == "0"
 
 

@@ -1,4 +1,5 @@
-"""Every exception class of each HTTP library has a deliberate mapping."""
+"""Every exception class of each HTTP library, sync and async, has a
+deliberate mapping."""
 
 from __future__ import annotations
 
@@ -6,15 +7,22 @@ import http.client
 import inspect
 from types import ModuleType
 
+import aiohttp
+import aiohttp.client_exceptions
+import aiohttp.http_exceptions
 import httpx
 import pytest
 import requests.exceptions
 import urllib3.exceptions
+from anyio.from_thread import BlockingPortal
 
 import batchdelete as bd
+import batchdelete_aiohttp
 import batchdelete_httpx
+import batchdelete_httpx_async
 import batchdelete_requests
 import batchdelete_urllib3
+from tests.asyncclients import run_blocking
 
 
 def _exception_classes(module: ModuleType, names: list[str] | None = None) -> list[type]:
@@ -31,14 +39,24 @@ def _exception_classes(module: ModuleType, names: list[str] | None = None) -> li
     return found
 
 
+AIOHTTP_CLASSES = list(
+    dict.fromkeys(
+        _exception_classes(aiohttp, aiohttp.__all__)
+        + _exception_classes(aiohttp.client_exceptions)
+        + _exception_classes(aiohttp.http_exceptions)
+    )
+)
 CASES = [
     (batchdelete_urllib3.exception_map, _exception_classes(urllib3.exceptions)),
     (batchdelete_requests.exception_map, _exception_classes(requests.exceptions)),
     (batchdelete_httpx.exception_map, _exception_classes(httpx, httpx.__all__)),
+    (batchdelete_aiohttp.exception_map, AIOHTTP_CLASSES),
 ]
 
 
-@pytest.mark.parametrize(("mapping", "classes"), CASES, ids=["urllib3", "requests", "httpx"])
+@pytest.mark.parametrize(
+    ("mapping", "classes"), CASES, ids=["urllib3", "requests", "httpx", "aiohttp"]
+)
 def test_every_library_exception_is_mapped(mapping: object, classes: list[type]) -> None:
     table = mapping()  # type: ignore[operator]
     assert len(classes) > 15
@@ -51,7 +69,17 @@ def test_timeouts_map_to_timeouts() -> None:
     u = batchdelete_urllib3.exception_map()
     r = batchdelete_requests.exception_map()
     h = batchdelete_httpx.exception_map()
+    a = batchdelete_aiohttp.exception_map()
     for table, classes in [
+        (
+            a,
+            [
+                aiohttp.ServerTimeoutError,
+                aiohttp.ConnectionTimeoutError,
+                aiohttp.SocketTimeoutError,
+                TimeoutError,
+            ],
+        ),
         (u, [urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError]),
         (r, [requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout]),
         (h, [httpx.ConnectTimeout, httpx.ReadTimeout, httpx.PoolTimeout]),
@@ -59,6 +87,13 @@ def test_timeouts_map_to_timeouts() -> None:
         assert all(table[c] is bd.TransportTimeoutError for c in classes)
     assert u[urllib3.exceptions.NewConnectionError] is bd.TransportConnectError
     assert h[httpx.ConnectError] is bd.TransportConnectError
+    assert a[aiohttp.ClientConnectorError] is bd.TransportConnectError
+
+
+def test_async_httpx_shares_the_httpx_map() -> None:
+    """One library, one table: the async httpx transport maps with the sync one's."""
+    transport = batchdelete_httpx_async.HttpxAsyncTransport()
+    assert transport.exceptions == batchdelete_httpx.exception_map()
 
 
 def test_translate_uses_the_most_specific_class() -> None:
@@ -95,6 +130,29 @@ def test_unmapped_exception_becomes_a_transport_error_that_is_not_retried() -> N
     with pytest.raises(bd.APIConnectionError) as info:
         client.delete("msgbatch_1")
     assert info.value.attempts == 1  # a bug on our side is not retried blindly
+    assert isinstance(info.value.__cause__, bd.TransportError)
+    assert isinstance(info.value.__cause__.__cause__, Boom)
+    assert "Boom: library bug" in str(info.value)
+
+
+def test_unmapped_exception_of_an_async_transport_is_not_retried(portal: BlockingPortal) -> None:
+    class Boom(Exception):
+        pass
+
+    class Exploding(bd.AsyncTransport):
+        name = "exploding"
+
+        async def send(self, spec: bd.RequestSpec) -> bd.RawResponse:
+            with self.mapped_errors():  # leaves what it does not know alone
+                raise Boom("library bug")
+
+    async def delete() -> None:
+        async with bd.AsyncClient(api_key="k", transport=Exploding()) as client:
+            await client.delete("msgbatch_1")
+
+    with pytest.raises(bd.APIConnectionError) as info:
+        run_blocking(portal, delete)
+    assert info.value.attempts == 1
     assert isinstance(info.value.__cause__, bd.TransportError)
     assert isinstance(info.value.__cause__.__cause__, Boom)
     assert "Boom: library bug" in str(info.value)

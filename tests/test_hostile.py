@@ -1,6 +1,7 @@
 """The hostile-server suite (issue 7): every call is bounded in time and
 memory, malformed answers are refused at once, and nothing but a
-`BatchDeleteError` leaves a call, on every transport.
+`BatchDeleteError` leaves a call, on every transport, sync and async (an
+AsyncClient through the blocking facade of tests/asyncclients.py).
 
 Each case plays a scripted byte sequence from `tests.hostile` on 127.0.0.1.
 A stalling script always ends (the server closes after `STALL` seconds), so
@@ -10,13 +11,15 @@ hanging. Figures: `pytest -s` prints the outcome and time of each case.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, SupportsIndex
+from typing import Any
 
 import pytest
 
 import batchdelete as bd
+from tests.asyncclients import BlockingClient, record_sleeps
 from tests.conftest import API_KEY
 from tests.hostile import (
     CONTINUE,
@@ -43,7 +46,7 @@ from tests.hostile import (
     response,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.clients("all")]
 
 Connect = Callable[..., bd.Client]
 
@@ -63,23 +66,22 @@ def hostile() -> Iterator[HostileServer]:
 
 
 @pytest.fixture
-def connect(hostile: HostileServer, transport_name: str) -> Iterator[Connect]:
-    """Clients of the transport under test, pointed at the hostile server,
-    without retries unless asked."""
-    made: list[bd.Client] = []
+def connect(hostile: HostileServer, open_client: Connect) -> Connect:
+    """Clients of the kind under test (`client_kind`), pointed at the
+    hostile server, without retries unless asked."""
 
     def make(**kwargs: Any) -> bd.Client:
         kwargs.setdefault("api_key", API_KEY)
         kwargs.setdefault("base_url", hostile.url)
-        kwargs.setdefault("transport", transport_name)
         kwargs.setdefault("max_retries", 0)
-        client = bd.Client(**kwargs)
-        made.append(client)
-        return client
+        return open_client(**kwargs)
 
-    yield make
-    for client in made:
-        client.close()
+    return make
+
+
+def kind_of(client: bd.Client) -> str:
+    name = client.transport.name
+    return f"async {name}" if isinstance(client, BlockingClient) else name
 
 
 def failing(client: bd.Client, case: str) -> tuple[bd.BatchDeleteError, float]:
@@ -90,21 +92,8 @@ def failing(client: bd.Client, case: str) -> tuple[bd.BatchDeleteError, float]:
         client.delete(DELETED_ID)
     elapsed = time.monotonic() - started
     error = info.value
-    print(
-        f"\n[hostile] {client.transport.name:8} {case}: {type(error).__name__} in {elapsed:.2f} s"
-    )
+    print(f"\n[hostile] {kind_of(client):13} {case}: {type(error).__name__} in {elapsed:.2f} s")
     return error, elapsed
-
-
-def record_sleeps(client: bd.Client) -> list[float]:
-    """Retry waits of `client`, recorded instead of slept."""
-    slept: list[float] = []
-
-    def sleep(seconds: float | SupportsIndex) -> None:
-        slept.append(float(seconds))
-
-    client._sleep = sleep
-    return slept
 
 
 def described(error: BaseException) -> str:
@@ -325,7 +314,7 @@ def test_bare_lf_is_read_or_refused_at_once(connect: Connect, hostile: HostileSe
     except bd.BatchDeleteError as exc:
         outcome = exc
     elapsed = time.monotonic() - started
-    print(f"\n[hostile] {client.transport.name:8} bare LF: {type(outcome).__name__}")
+    print(f"\n[hostile] {kind_of(client):13} bare LF: {type(outcome).__name__}")
     if isinstance(outcome, bd.BatchDeleteError):
         assert type(outcome) is bd.APIConnectionError, described(outcome)
     else:
@@ -428,3 +417,42 @@ def test_tls_to_a_plain_port_is_refused_quickly(connect: Connect, hostile: Hosti
     assert elapsed < AT_ONCE
     assert hostile.received(1).startswith(b"\x16\x03")  # a TLS handshake record came
     assert hostile.requests == []
+
+
+# -- 7. cancellation (async only: a sync call cannot be cancelled) -----------------------
+
+
+@pytest.mark.clients("async")
+@pytest.mark.parametrize("how", ["task-cancel", "wait-for"])
+def test_a_cancelled_call_leaves_no_connection_behind(
+    connect: Connect, hostile: HostileServer, how: str
+) -> None:
+    """A call cancelled mid-response (the head sent, the body held) ends at
+    once, and its half-read connection is closed, never reused."""
+    partial = head(200, JSON, "content-length: 1000") + b'{"id": '
+    hostile.play([Request(), Send(partial), Hold(STALL)], one_shot(ok()))
+    client = connect(timeout=bd.Timeout(read=30))
+    assert isinstance(client, BlockingClient)
+
+    async def cancelled() -> float:
+        call = asyncio.ensure_future(client.aclient.delete(DELETED_ID))
+        while not hostile.requests:  # the request is on the wire, the answer started
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        if how == "task-cancel":
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+        else:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(call, 0.01)
+        return time.monotonic() - started
+
+    elapsed = client.run(cancelled)
+    print(f"\n[hostile] {kind_of(client):13} cancelled ({how}) in {elapsed:.2f} s")
+    assert elapsed < AT_ONCE, f"{elapsed:.2f} s"
+    assert hostile.wait_finished(1, timeout=STALL / 2), "the half-read connection was kept open"
+    assert client.delete(DELETED_ID).id == DELETED_ID
+    assert hostile.connections == 2
+    assert [r.connection for r in hostile.requests] == [1, 2]

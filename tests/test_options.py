@@ -4,9 +4,10 @@ trust_env, verify, cert and max_connections, through real parts.
 What is real here: a forward proxy (proxy.py from PyPI, in a subprocess,
 with and without basic authentication; see tests/proxyserver.py), HTTPS
 servers with certificates from a private CA (trustme), one of them
-demanding client certificates, and every built-in transport
-(`transport_name`). Each call is bounded: `max_retries=0` and a 10-second
-deadline.
+demanding client certificates, and every built-in transport, sync and
+async (`client_kind`; an AsyncClient through the blocking facade of
+tests/asyncclients.py). Each call is bounded: `max_retries=0` and a
+10-second deadline.
 
 How traffic stays on 127.0.0.1 while proxies from the environment still
 apply. batchdelete never sends a loopback host (127.0.0.0/8, ::1,
@@ -40,6 +41,7 @@ which must see no connection at all.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import socket
@@ -49,19 +51,24 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import requests
 import trustme
 import urllib3
+from anyio.from_thread import BlockingPortal
 
 import batchdelete as bd
 from batchdelete import ConnectionOptions
 from batchdelete._options import CA_VARIABLES, DEFAULT_MAX_CONNECTIONS, bypasses_proxy
 from batchdelete._spec import Timeout
+from tests.asyncclients import BlockingClient
 from tests.conftest import API_KEY
 from tests.proxyserver import ProxyProcess
 from tests.scriptserver import Reply, ScriptServer
+
+pytestmark = pytest.mark.clients("all")
 
 MakeClient = Callable[..., bd.Client]
 
@@ -205,20 +212,15 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def connect(transport_name: str) -> Iterator[MakeClient]:
-    """Clients of the transport under test: no retries, a 10 s deadline."""
-    made: list[bd.Client] = []
+def connect(open_client: MakeClient) -> MakeClient:
+    """Clients of the kind under test (`client_kind`): no retries, a 10 s deadline."""
 
     def make(base_url: str, **kwargs: Any) -> bd.Client:
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("timeout", TIMEOUT)
-        client = bd.Client(api_key=API_KEY, base_url=base_url, transport=transport_name, **kwargs)
-        made.append(client)
-        return client
+        return open_client(api_key=API_KEY, base_url=base_url, **kwargs)
 
-    yield make
-    for client in made:
-        client.close()
+    return make
 
 
 def _url(host: str, server: ScriptServer) -> str:
@@ -697,11 +699,17 @@ def _native(kind: str) -> Any:
     return urllib3.PoolManager()
 
 
-@pytest.mark.parametrize("kind", ["requests", "httpx", "urllib3"])
-@pytest.mark.parametrize("option", ["proxy", "verify-path", "verify-false", "cert", "max"])
-def test_a_native_client_with_options_is_refused(
-    ca_file: Path, client_cert: dict[str, str], kind: str, option: str
-) -> None:
+async def _async_native(kind: str) -> Any:
+    """A user's own async client, made in the event loop (aiohttp needs one)."""
+    if kind == "aiohttp":
+        return aiohttp.ClientSession()
+    return httpx.AsyncClient()
+
+
+OPTIONS = ["proxy", "verify-path", "verify-false", "cert", "max"]
+
+
+def _options(option: str, ca_file: Path, client_cert: dict[str, str]) -> dict[str, Any]:
     table: dict[str, dict[str, Any]] = {
         "proxy": {"proxy": "http://127.0.0.1:9"},
         "verify-path": {"verify": str(ca_file)},
@@ -709,7 +717,15 @@ def test_a_native_client_with_options_is_refused(
         "cert": {"cert": client_cert["both"]},
         "max": {"max_connections": 2},
     }
-    kwargs = table[option]
+    return table[option]
+
+
+@pytest.mark.parametrize("kind", ["requests", "httpx", "urllib3"])
+@pytest.mark.parametrize("option", OPTIONS)
+def test_a_native_client_with_options_is_refused(
+    ca_file: Path, client_cert: dict[str, str], kind: str, option: str
+) -> None:
+    kwargs = _options(option, ca_file, client_cert)
     native = _native(kind)
     try:
         with pytest.raises(bd.ConfigurationError) as info:
@@ -720,6 +736,23 @@ def test_a_native_client_with_options_is_refused(
             native.clear()
         else:
             native.close()
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("option", OPTIONS)
+def test_a_native_async_client_with_options_is_refused(
+    portal: BlockingPortal, ca_file: Path, client_cert: dict[str, str], kind: str, option: str
+) -> None:
+    kwargs = _options(option, ca_file, client_cert)
+    native = portal.call(_async_native, kind)
+    try:
+        with pytest.raises(bd.ConfigurationError) as info:
+            bd.AsyncClient(
+                api_key=API_KEY, base_url="http://127.0.0.1:9", transport=native, **kwargs
+            )
+        assert next(iter(kwargs)) in str(info.value)
+    finally:
+        portal.call(native.close if kind == "aiohttp" else native.aclose)
 
 
 # -- 5. the proxy password is a secret ------------------------------------------------------
@@ -810,6 +843,7 @@ def test_the_proxy_password_never_shows(
 # -- 6. max_connections ------------------------------------------------------------------------
 
 
+@pytest.mark.clients("sync")  # threads: an AsyncClient belongs to one event loop (next test)
 def test_max_connections_bounds_the_pool(server: ScriptServer, connect: MakeClient) -> None:
     server.script(*[Reply(delay=0.05) for _ in range(32)])
     client = connect(server.url, max_connections=2)
@@ -836,6 +870,27 @@ def test_max_connections_bounds_the_pool(server: ScriptServer, connect: MakeClie
         t.join(timeout=30)
     assert not any(t.is_alive() for t in threads)
     assert failures == [] and len(done) == 32
+    assert len(server.requests) == 32
+    assert server.connections <= 2, f"{server.connections} connections opened"
+
+
+@pytest.mark.clients("async")
+def test_max_connections_bounds_the_pool_of_tasks(
+    server: ScriptServer, connect: MakeClient
+) -> None:
+    """The async twin of the threads above: 8 tasks at once, 2 connections."""
+    server.script(*[Reply(delay=0.05) for _ in range(32)])
+    client = connect(server.url, max_connections=2)
+    assert isinstance(client, BlockingClient)
+
+    async def work(worker: int) -> list[str]:
+        return [(await client.aclient.delete(f"msgbatch_{worker}_{i}")).id for i in range(4)]
+
+    async def all_workers() -> list[list[str]]:
+        return await asyncio.gather(*(work(n) for n in range(8)))
+
+    done = [batch_id for ids in client.run(all_workers) for batch_id in ids]
+    assert len(done) == 32 and len(set(done)) == 32
     assert len(server.requests) == 32
     assert server.connections <= 2, f"{server.connections} connections opened"
 

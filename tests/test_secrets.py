@@ -1,4 +1,5 @@
-"""The API key never shows: not in a repr, an error, a log record or a hook."""
+"""The API key never shows: not in a repr, an error, a log record or a hook,
+whichever client (`client_kind`: every sync and async transport)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from batchdelete._spec import RequestSpec, Timeout
 from tests.conftest import API_KEY
 from tests.scriptserver import Reply, ScriptServer, error_reply
 
+pytestmark = pytest.mark.clients("all")
+
 MakeClient = Callable[..., bd.Client]
+#: Both clients refuse bad credentials at construction, before any transport.
+CLIENTS = [(bd.Client, "urllib3"), (bd.AsyncClient, "aiohttp")]
 
 
 class Recorder:
@@ -86,24 +91,30 @@ def test_request_spec_repr_hides_credentials() -> None:
     assert API_KEY not in text and "[redacted]" in text and "a/b" in text
 
 
+@pytest.mark.parametrize(("cls", "transport"), CLIENTS, ids=["sync", "async"])
 @pytest.mark.parametrize("bad", ["key\r\nx-evil: 1", "key\n", "key\x00", "k\tey"])
-def test_bad_key_is_refused_without_showing_it(bad: str) -> None:
+def test_bad_key_is_refused_without_showing_it(
+    cls: type[bd.Client], transport: str, bad: str
+) -> None:
     with pytest.raises(bd.ConfigurationError) as info:
-        bd.Client(api_key=bad, transport="urllib3")
+        cls(api_key=bad, transport=transport)
     assert bad not in str(info.value) and "key" not in str(info.value).split("header")[-1]
     with pytest.raises(bd.ConfigurationError) as info:
-        bd.Client(auth_token=bad, transport="urllib3")
+        cls(auth_token=bad, transport=transport)
     assert bad not in str(info.value)
 
 
-def test_credentials_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("cls", "transport"), CLIENTS, ids=["sync", "async"])
+def test_credentials_are_required(
+    monkeypatch: pytest.MonkeyPatch, cls: type[bd.Client], transport: str
+) -> None:
     with pytest.raises(bd.ConfigurationError, match="ANTHROPIC_API_KEY"):
-        bd.Client(transport="urllib3")
+        cls(transport=transport)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "")
     with pytest.raises(bd.ConfigurationError, match="from ANTHROPIC_API_KEY is empty"):
-        bd.Client(transport="urllib3")
+        cls(transport=transport)
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     with pytest.raises(bd.ConfigurationError, match="No credentials"):
-        bd.Client(transport="urllib3")
+        cls(transport=transport)
     with pytest.raises(bd.ConfigurationError, match="not both"):
-        bd.Client(api_key="a", auth_token="b", transport="urllib3")
+        cls(api_key="a", auth_token="b", transport=transport)
