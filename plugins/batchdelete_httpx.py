@@ -18,6 +18,11 @@ the environment themselves (`trust_env=False`):
   bounds each route (direct, or one proxy): never more than that many
   connections to one origin, fewer when several origins share a route.
 
+Requests are bare `httpx.Request`s: exactly the spec's headers, plus Host
+and Content-Length (with a body, or for POST, PUT, PATCH), none of the
+client's (accept, connection, user-agent...); no cookie is kept (the jar
+stores nothing: `no_cookies`) nor sent.
+
 How it keeps the limits of the transport contract:
 
 - **Deadline.** httpx's read timeout bounds each socket read, so a drip of
@@ -36,6 +41,11 @@ How it keeps the limits of the transport contract:
   (`iter_raw`) go into `batchdelete.guards.BodyReader`, which decodes gzip and
   deflate under the caps; httpx decodes nothing. A response not read to its
   end is closed, and httpcore then drops its connection.
+- **Failed connections.** What httpcore 1.0 leaves behind a failed
+  request (a CONNECT tunnel whose TLS handshake failed or was interrupted
+  keeps its pool slot for ever; an interrupted handshake, its socket) is
+  closed: the request's httpcore `trace` hook (`Opened`) notes the
+  connection it opened (and marks a failed TCP connect: to the proxy).
 - **Framing** is h11's, which refuses malformed status lines, header lines,
   chunk sizes and content-lengths at once (tests/test_httpx_transport.py);
   what it lets by (control bytes other than NUL, CR, LF in a header value;
@@ -53,7 +63,9 @@ A body its transport already read into memory (MockTransport's
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import http.cookiejar
 import os
 import threading
 import time
@@ -193,6 +205,7 @@ class HttpxTransport(Transport):
 
         self.library_version = httpx.__version__
         self.exceptions = exception_map()
+        self._request = httpx.Request
         self._owned = client is None
         self._options = options if options is not None else ConnectionOptions()
         self._abandoned: list[_Clients] = []  # a parent's: kept, so no finaliser runs here
@@ -234,23 +247,26 @@ class HttpxTransport(Transport):
         client, proxy = self._route(spec.url)
         connect, read, reading = spec.timeout.connect, spec.timeout.read, False
         try:
-            request = client.build_request(
-                spec.method, spec.url, headers=spec.headers, content=spec.body
-            )
+            # Ours: a bare request (the spec's headers only); a user's client adds its own.
+            build = self._request if self._owned else client.build_request
+            request = build(spec.method, spec.url, headers=spec.headers, content=spec.body)
             pool = connect  # the wait for a connection from the pool, under the deadline too
             if spec.deadline is not None:
                 pool = min(connect, spec.deadline - time.monotonic())
                 if pool <= 0:
                     raise TransportTimeoutError("The request's deadline passed before it was sent.")
-            request.extensions["timeout"] = {
-                "connect": connect,
-                "read": read,
-                "write": read,
-                "pool": pool,
-            }
+            timeouts = {"connect": connect, "read": read, "write": read, "pool": pool}
+            request.extensions["timeout"] = timeouts
+            opened = request.extensions["trace"] = Opened()
             reading = True
             with deadline_scope(spec.deadline):
-                response = client.send(request, stream=True, follow_redirects=False)
+                try:
+                    response = client.send(request, stream=True, follow_redirects=False)
+                except BaseException:
+                    for leftover in opened.leftovers(client) if self._owned else ():
+                        with contextlib.suppress(Exception):
+                            leftover.close()
+                    raise
                 try:
                     return self._read(response, spec)
                 finally:
@@ -357,6 +373,49 @@ def body_in_memory(
     return RawResponse(response.status_code, headers, reader.finish())
 
 
+class Opened:
+    """httpcore's `trace` hook for one (sync) request: notes the stream of
+    the connection it opens, and marks a failed TCP connect (with a proxy:
+    to the proxy) for `proxy_failure`."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self) -> None:
+        self.stream: Any = None
+
+    def note(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            self.stream = info.get("return_value")
+        elif event == "connection.connect_tcp.failed" and "exception" in info:
+            setattr(info["exception"], CONNECTING, True)
+
+    __call__ = note
+
+    def leftovers(self, client: Any) -> list[Any]:
+        """What to close once the request failed (see the module's
+        docstring): the connections in the pools of `client` (sync or async)
+        on the stream, through their layers (tunnel -> connection to the
+        proxy -> HTTP/1.1), then the stream; if httpcore changed: the stream."""
+        if self.stream is None:
+            return []
+        found = []
+        with contextlib.suppress(Exception):
+            for transport in (client._transport, *client._mounts.values()):
+                for connection in getattr(getattr(transport, "_pool", None), "connections", ()):
+                    inner = connection
+                    for _ in range(3):
+                        inner = getattr(inner, "_connection", None)
+                        if getattr(inner, "_network_stream", None) is self.stream:
+                            found.append(connection)
+                            break
+        return [*found, self.stream]
+
+
+def no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps nothing: a server's cookies are never sent back."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
 def _own_clients(options: ConnectionOptions) -> _Clients:
     """The clients of a transport that owns them: a direct one, and one per
     proxy URL the options name; none reads the environment."""
@@ -365,9 +424,7 @@ def _own_clients(options: ConnectionOptions) -> _Clients:
     tls = deadline_tls(options.ssl_context())
 
     def build(proxy: str | None) -> httpx.Client:
-        client = httpx.Client(**client_settings(options, proxy, tls))
-        # The core asks for what BodyReader decodes; httpx's default (br, zstd) never goes out.
-        del client.headers["accept-encoding"]
+        client = httpx.Client(**client_settings(options, proxy, tls), cookies=no_cookies())
         _install_backend(client)
         return client
 
@@ -444,6 +501,28 @@ def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkB
         except TimeoutError as exc:
             raise error(str(exc)) from exc
 
+    class ClosingTLS:
+        """An SSL context whose socket is closed if its handshake is
+        interrupted (KeyboardInterrupt): the ssl module closes it on OSError
+        only, else it stays open as long as the exception is kept."""
+
+        def __init__(self, context: Any) -> None:
+            self._context = context
+
+        def __getattr__(self, name: str) -> Any:  # set_alpn_protocols, wrap_bio
+            return getattr(self._context, name)
+
+        def wrap_socket(self, sock: Any, server_hostname: str | None = None) -> Any:
+            tls = self._context.wrap_socket(
+                sock, do_handshake_on_connect=False, server_hostname=server_hostname
+            )
+            try:
+                tls.do_handshake()
+            except BaseException:
+                tls.close()
+                raise
+            return tls
+
     class DeadlineStream(httpcore.NetworkStream):
         """A network stream whose operations end by the thread's deadline."""
 
@@ -466,7 +545,8 @@ def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkB
             timeout: float | None = None,
         ) -> httpcore.NetworkStream:
             timeout = left(timeout, httpcore.ConnectTimeout)
-            return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+            closing: Any = ClosingTLS(ssl_context)
+            return DeadlineStream(self._inner.start_tls(closing, server_hostname, timeout))
 
         def get_extra_info(self, info: str) -> Any:
             return self._inner.get_extra_info(info)
@@ -486,11 +566,7 @@ def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkB
             socket_options: Iterable[Any] | None = None,
         ) -> httpcore.NetworkStream:
             timeout = left(timeout, httpcore.ConnectTimeout)
-            try:
-                inner = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-            except Exception as exc:  # through a proxy: the proxy cannot be reached
-                setattr(exc, CONNECTING, True)
-                raise
+            inner = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
             return DeadlineStream(inner)
 
         # connect_unix_socket is left as NotImplementedError: our clients have no `uds`.

@@ -5,7 +5,9 @@ Registered as "httpx", like the sync transport (the registry keeps the two
 kinds apart), through the same entry-point group as any third-party plugin.
 httpx is imported only when a transport is built. What it shares with the
 sync transport comes from `batchdelete_httpx`: the exception map, the
-client settings of a route, the head check, and the errors naming a proxy.
+client settings of a route, the head check, the errors naming a proxy, the
+cookie jar that keeps nothing, and the trace hook that notes the
+connection a request opens.
 
 Its own clients are `httpx.AsyncClient`s built from the connection options
 (`batchdelete.ConnectionOptions`) as the sync transport builds its clients:
@@ -16,10 +18,8 @@ never read (`trust_env=False`), no cookie ever kept or sent back. They are
 created on the first `send()`, inside its event loop, and bound to it: a
 `send()` from another loop is a `ConfigurationError`, never a hang.
 
-The request carries exactly the spec's headers, plus Host and, when there
-is a body (or the method is POST, PUT or PATCH), Content-Length: it is
-built as a bare `httpx.Request`, without the client's default headers
-(accept, accept-encoding, connection, user-agent) or cookies.
+The request is built bare, as the sync transport builds it: exactly the
+spec's headers, plus Host and Content-Length.
 
 How it keeps the limits of the transport contract:
 
@@ -38,8 +38,8 @@ How it keeps the limits of the transport contract:
   Where httpcore 1.0 does not (a TLS handshake cancelled: the socket stays
   open; a TLS handshake through a CONNECT tunnel failed or cancelled: the
   tunnel keeps its pool slot for ever), the connection the request opened,
-  noted by httpcore's `trace` hook, is closed here (`_discard`). The
-  transport starts no task.
+  noted by httpcore's `trace` hook, is closed here (`Opened.leftovers`, as
+  in the sync transport). The transport starts no task.
 - **Body cap.** The response is streamed and its raw, still encoded bytes
   (`aiter_raw`) go into `batchdelete.guards.BodyReader`, which decodes gzip
   and deflate under the caps; httpx decodes nothing.
@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.cookiejar
 import threading
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -85,10 +84,12 @@ from batchdelete_httpx import (
     MAX_ORIGINS,
     NAME,
     READ_FAILURES,
+    Opened,
     body_in_memory,
     checked_headers,
     client_settings,
     exception_map,
+    no_cookies,
     origin_of,
     proxy_failure,
     proxy_name,
@@ -181,7 +182,7 @@ class HttpxAsyncTransport(AsyncTransport):
         import httpx
 
         settings = client_settings(self._options, proxy, self._options.ssl_context())
-        return httpx.AsyncClient(**settings, cookies=_no_cookies())
+        return httpx.AsyncClient(**settings, cookies=no_cookies())
 
     # -- sending -----------------------------------------------------------------------
 
@@ -202,25 +203,19 @@ class HttpxAsyncTransport(AsyncTransport):
 
     async def _exchange(self, route: _Route, spec: RequestSpec) -> RawResponse:
         client = route.client
-        if route.owned:
-            request = self._request(spec.method, spec.url, headers=spec.headers, content=spec.body)
-        else:  # the user's client: its own headers, cookies and auth apply
-            request = client.build_request(
-                spec.method, spec.url, headers=spec.headers, content=spec.body
-            )
+        # Ours: a bare request (the spec's headers only); a user's client adds its own.
+        build = self._request if route.owned else client.build_request
+        request = build(spec.method, spec.url, headers=spec.headers, content=spec.body)
         connect, read = spec.timeout.connect, spec.timeout.read
-        request.extensions["timeout"] = {
-            "connect": connect,
-            "read": read,
-            "write": read,
-            "pool": connect,
-        }
-        opened = request.extensions["trace"] = _Opened()
+        timeouts = {"connect": connect, "read": read, "write": read, "pool": connect}
+        request.extensions["timeout"] = timeouts
+        opened = request.extensions["trace"] = _AsyncOpened()
         try:
             response = await client.send(request, stream=True, follow_redirects=False)
         except BaseException:
-            if opened.stream is not None and route.owned:
-                await _discard(client, opened.stream)
+            for leftover in opened.leftovers(client) if route.owned else ():
+                with contextlib.suppress(Exception):
+                    await leftover.aclose()
             raise
         try:
             return await self._read(response, spec)
@@ -282,43 +277,10 @@ def _proxy_error(error: TransportError, proxy: str) -> TransportError | None:
     return named
 
 
-class _Opened:
-    """httpcore's trace hook for one request: notes the connection it opens,
-    and marks a failed TCP connect (with a proxy: to the proxy) for
-    `proxy_failure`."""
+class _AsyncOpened(Opened):
+    """`Opened`, for httpcore's async connections."""
 
-    __slots__ = ("stream",)
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self.stream: Any = None
-
-    async def __call__(self, event: str, info: dict[str, Any]) -> None:
-        if event == "connection.connect_tcp.complete":
-            self.stream = info.get("return_value")
-        elif event == "connection.connect_tcp.failed" and "exception" in info:
-            setattr(info["exception"], CONNECTING, True)
-
-
-async def _discard(client: httpx.AsyncClient, stream: Any) -> None:
-    """Close what a failed request opened, which httpcore (1.0) leaves open:
-    a connection whose TLS handshake was cancelled (it closes the socket on
-    an exception only), and a CONNECT tunnel whose TLS handshake failed or
-    was cancelled, which otherwise keeps its slot in the pool for ever.
-    The tunnel is found by its stream; should httpcore change its
-    internals, nothing is found and only the stream is closed."""
-    with contextlib.suppress(Exception):
-        for transport in (client._transport, *client._mounts.values()):
-            pool = getattr(transport, "_pool", None)
-            for connection in getattr(pool, "connections", ()):
-                inner = connection
-                for _ in range(3):  # tunnel -> connection to the proxy -> HTTP/1.1
-                    inner = getattr(inner, "_connection", None)
-                    if getattr(inner, "_network_stream", None) is stream:
-                        await connection.aclose()
-                        break
-        await stream.aclose()
-
-
-def _no_cookies() -> http.cookiejar.CookieJar:
-    """A cookie jar that keeps nothing: a server's cookies are never sent back."""
-    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:  # type: ignore[override]
+        self.note(event, info)

@@ -10,12 +10,16 @@ environment): `trust_env` is off, so requests' per-request environment scan
 options name for its origin (`proxies={scheme: url}`, requests sending the
 CONNECT and the credentials of the URL); one TLS context (the options') for
 every HTTPS connection; at most `max_connections` connections per origin.
+It sends exactly the spec's headers (requests' defaults, such as
+`Connection: keep-alive`, are cleared) and keeps no cookie (its jar's
+policy accepts none), so it sends none back.
 A session passed in is used as it is: its adapters, auth, proxies,
 `trust_env` and retries are the user's.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import ssl
 import threading
@@ -123,6 +127,8 @@ class RequestsTransport(Transport):
         if session is None:
             session = requests.Session()
             session.trust_env = False  # the options read the environment, once
+            session.headers.clear()  # only the spec's headers go out
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             adapter = _strict_adapter(options)
             session.mount("https://", adapter)
             session.mount("http://", adapter)

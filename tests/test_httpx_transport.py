@@ -1,8 +1,10 @@
 """The httpx transport keeps the hard limits whatever the server does: the
 deadline (drips, endless interim answers), the body cap (bombs, endless
 bodies), malformed framing refused at once, every failure a batchdelete
-error (fork: test_fork.py, for every transport). Raw sockets on 127.0.0.1;
-every wait is bounded."""
+error (fork: test_fork.py, for every transport); it sends exactly the
+spec, and a failed or interrupted TLS handshake (through a real proxy's
+tunnel too) leaves nothing open. Raw sockets on 127.0.0.1; every wait is
+bounded."""
 
 from __future__ import annotations
 
@@ -10,19 +12,25 @@ import contextlib
 import functools
 import gzip
 import json
+import signal
 import socket
 import threading
 import time
 import types
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 import batchdelete as bd
 import batchdelete_httpx
+from batchdelete import ConnectionOptions, RequestSpec, Timeout
 from tests.conftest import API_KEY
+from tests.hostile import Hold, HostileServer
+from tests.proxyserver import ProxyProcess
 from tests.scriptserver import Reply, ScriptServer
 
 BATCH = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
@@ -441,3 +449,124 @@ def test_an_httpx_without_the_pool_backend_is_refused_at_construction() -> None:
     changed = types.SimpleNamespace(_transport=object(), _mounts={})
     with pytest.raises(RuntimeError, match="another transport"):
         batchdelete_httpx._install_backend(changed)  # type: ignore[arg-type]
+
+
+# -- the request on the wire -------------------------------------------------------------
+
+SPEC_HEADERS = {
+    "x-api-key": API_KEY,
+    "anthropic-version": "2023-06-01",
+    "accept": "application/json",
+    "accept-encoding": "gzip, deflate",
+    "user-agent": "batchdelete/test httpx/test python/test",
+}
+
+
+def test_exactly_the_spec_goes_out(server: ScriptServer) -> None:
+    server.script(Reply(headers=(("set-cookie", "sid=abc; Path=/"),)))
+    transport = batchdelete_httpx.HttpxTransport()
+    for method, headers, body in [
+        ("DELETE", SPEC_HEADERS, None),
+        ("POST", SPEC_HEADERS, None),
+        ("POST", SPEC_HEADERS, b'{"a": 1}'),
+        ("DELETE", {}, None),
+    ]:
+        transport.send(RequestSpec(method, server.url + "/x", headers, Timeout(), body=body))
+    transport.close()
+    # Exactly the spec's headers, plus Host and Content-Length: none of
+    # httpx's own (accept, accept-encoding, connection, user-agent), no cookie.
+    host = [("host", f"127.0.0.1:{server.port}")]
+    sent = [sorted((k.lower(), v) for k, v in r.headers) for r in server.requests]
+    assert sent == [
+        sorted([*host, *SPEC_HEADERS.items()]),
+        sorted([*host, *SPEC_HEADERS.items(), ("content-length", "0")]),
+        sorted([*host, *SPEC_HEADERS.items(), ("content-length", "8")]),
+        host,
+    ]
+
+
+# -- a failed or interrupted TLS handshake leaves nothing open ---------------------------
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    with ProxyProcess(tmp_path_factory.mktemp("proxy")) as running:
+        yield running
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+def tls_spec(url: str, deadline: float = 5.0) -> RequestSpec:
+    end = time.monotonic() + deadline
+    return RequestSpec("DELETE", url + "/x", {}, Timeout(connect=1, read=5), deadline=end)
+
+
+@pytest.mark.timeout(60)
+def test_failed_tunnels_give_their_pool_slot_back(
+    proxy: ProxyProcess, tls_server: ScriptServer, ca_file: str
+) -> None:
+    """httpcore 1.0 keeps a CONNECT tunnel whose TLS handshake failed in the
+    pool for ever: with one connection allowed, every later request would
+    end in PoolTimeout."""
+    untrusted = ConnectionOptions(proxy=proxy.url, max_connections=1)
+    transport = batchdelete_httpx.HttpxTransport(options=untrusted)
+    for _ in range(3):
+        with pytest.raises(bd.TransportCertificateError):
+            transport.send(tls_spec(tls_server.url))
+    transport.close()
+    trusted = ConnectionOptions(proxy=proxy.url, max_connections=1, verify=ca_file)
+    transport = batchdelete_httpx.HttpxTransport(options=trusted)
+    with HostileServer() as hostile:
+        hostile.play([Hold(10)])  # answers no TLS hello
+        silent = hostile.url.replace("http://", "https://")
+        for _ in range(2):
+            with pytest.raises(bd.TransportTimeoutError):
+                transport.send(tls_spec(silent, deadline=0.3))
+        assert transport.send(tls_spec(tls_server.url)).status == 200
+        assert hostile.wait_finished(2)  # both tunnels were closed
+    transport.close()
+
+
+@contextlib.contextmanager
+def ctrl_c_after(seconds: float) -> Iterator[None]:
+    """A real SIGINT to this (the main) thread after `seconds`, as Ctrl-C:
+    it interrupts the blocking socket call and raises KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(seconds, signal.pthread_kill, (threading.get_ident(), signal.SIGINT))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "tunnel"])
+def test_an_interrupted_tls_handshake_leaves_nothing_open(
+    proxy: ProxyProcess, tls_server: ScriptServer, ca_file: str, via_proxy: bool
+) -> None:
+    """Ctrl-C during the handshake: its socket is closed at once, even while
+    the exception lives (pytest keeps it), and the one connection allowed
+    (a tunnel's slot) is free for the next request."""
+    options = ConnectionOptions(
+        proxy=proxy.url if via_proxy else None, max_connections=1, verify=ca_file
+    )
+    transport = batchdelete_httpx.HttpxTransport(options=options)
+    with HostileServer() as hostile:
+        hostile.play([Hold(10)])  # answers no TLS hello
+        silent = hostile.url.replace("http://", "https://")
+        with pytest.raises(KeyboardInterrupt) as interrupted, ctrl_c_after(0.3):
+            transport.send(tls_spec(silent, deadline=8))
+        assert hostile.wait_finished(1)  # closed by the client, not after Hold's 10 s
+        assert interrupted.traceback  # (its frames, the socket's among them, still live)
+        assert transport.send(tls_spec(tls_server.url)).status == 200
+    transport.close()
