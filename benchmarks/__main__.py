@@ -10,6 +10,13 @@ own process; rounds interleave the clients so drift hits all alike; figures
 are medians over rounds and ratios are taken within a round. The layer's
 cost over its library is measured inside one process, alternating the two
 request by request, as the median of per-round ratios.
+
+The async side (benchmarks/async_bench.py): throughput of each async
+transport through AsyncClient and of the SDK's AsyncAnthropic with 1, 16
+and 64 requests in flight, each client in its own process and event loop,
+rounds interleaving the clients, ratios to the SDK taken within a round;
+and the cost of AsyncClient over its bare library, alternating the two in
+one process as above.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import clients, coldstart, decode
+from benchmarks import async_bench, clients, coldstart, decode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +52,9 @@ class Settings:
         self.cold_rounds = 2 if quick else 7
         self.decode_rounds = 3 if quick else 9
         self.decode_n = 2000 if quick else 50_000
+        self.async_inflight = (1, 16, 64)
+        self.async_requests = 300 if quick else 3000  # per measurement
+        self.async_rounds = 3 if quick else 5  # the SDK's 3000 take ~10 s a level
 
 
 class Worker:
@@ -195,14 +205,98 @@ def throughput(url: str, transports: list[str], s: Settings, stack: ExitStack) -
     return out
 
 
+def async_throughput(
+    url: str, transports: list[str], s: Settings, stack: ExitStack
+) -> dict[str, Any]:
+    """Each client in a process of its own; every round measures every
+    client at every in-flight count, the clients' order alternating."""
+    if not transports:
+        return {}
+    names = async_bench.names(transports)
+    workers = {name: Worker("async:" + name, url, stack) for name in names}
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {
+        name: {k: [] for k in s.async_inflight} for name in names
+    }
+    step = 0
+    for _ in range(s.async_rounds):
+        for k in s.async_inflight:
+            order = names if step % 2 == 0 else names[::-1]
+            step += 1
+            for name in order:
+                server_stats(url, "/__reset")
+                warmup = max(2 * k, s.async_requests // 10)
+                result = workers[name].ask(
+                    op="throughput", inflight=k, n=s.async_requests, warmup=warmup
+                )
+                stats = server_stats(url, "/__stats")
+                result["connections_opened"] = stats["connections"] - 1
+                result["served"] = stats["requests"] - warmup
+                runs[name][k].append(result)
+    for worker in workers.values():
+        worker.quit()
+    out: dict[str, Any] = {}
+    for name in names:
+        rows = []
+        for k in s.async_inflight:
+            rs, sdk = runs[name][k], runs[async_bench.SDK][k]
+            rows.append(
+                {
+                    "inflight": k,
+                    "rps": statistics.median(r["rps"] for r in rs),
+                    "rps_rounds": [round(r["rps"], 1) for r in rs],
+                    "ratio_to_sdk": statistics.median(
+                        r["rps"] / f["rps"] for r, f in zip(rs, sdk, strict=True)
+                    ),
+                    "cpu_us": statistics.median(r["cpu_us"] for r in rs),
+                    "peak_in_flight": max(r["peak_in_flight"] for r in rs),
+                    # new ones, warm-up included: the pool kept from the last
+                    # measurement is reused (batchdelete: 10 a host; SDK: 1000)
+                    "connections_opened": [r["connections_opened"] for r in rs],
+                    "requests": rs[0]["requests"],
+                    "served_as_counted": all(r["served"] == r["requests"] for r in rs),
+                    "errors": [e for r in rs for e in r["errors"]][:3],
+                    "rounds": len(rs),
+                }
+            )
+        out[name] = rows
+    return out
+
+
+def async_layer_cost(
+    url: str, transports: list[str], s: Settings, stack: ExitStack
+) -> dict[str, Any]:
+    """AsyncClient[T] / bare T per request, alternating in one process;
+    the rounds interleave the transports."""
+    if not transports:
+        return {}
+    worker = Worker("async:pair:", url, stack)
+    rounds: dict[str, list[dict[str, Any]]] = {t: [] for t in transports}
+    for r in range(s.async_rounds):
+        for t in transports if r % 2 == 0 else transports[::-1]:
+            rounds[t].append(worker.ask(op="pair", transport=t, n=s.pair_requests))
+    worker.quit()
+    return {
+        t: {
+            "bare": async_bench.BARE[t],
+            "ratio": statistics.median(r["ratio"] for r in rs),
+            "ratios": [round(r["ratio"], 4) for r in rs],
+            "layer_us": statistics.median(r["layer_us"] for r in rs),
+            "bare_us": statistics.median(r["bare_us"] for r in rs),
+        }
+        for t, rs in rounds.items()
+    }
+
+
 def versions() -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for dist in (
         "batchdelete",
         "urllib3",
         "httpx",
+        "aiohttp",
         "requests",
         "anthropic",
+        "httpx2",
         "msgspec",
         "pluggy",
         "orjson",
@@ -244,6 +338,25 @@ def table(results: dict[str, Any]) -> str:
             f"{r['workers']}: {r['rps']:.0f} req/s, {r['connections_opened']} conn" for r in rows
         )
         lines.append(f"  {t:<10} {cells}")
+    lines += [
+        "",
+        "Async throughput, N requests in flight on one client, a process each"
+        " (median req/s; x SDK at the same N, per round; client CPU a request):",
+    ]
+    for name, rows in results["async_throughput"].items():
+        cells = ", ".join(
+            f"{r['inflight']}: {r['rps']:.0f} req/s x{r['ratio_to_sdk']:.2f} {r['cpu_us']:.0f}us"
+            for r in rows
+        )
+        lines.append(f"  {name:<22}{cells}")
+    if not results["async_throughput"]:
+        lines.append("  (no async transport available)")
+    lines += ["", "Async layer cost, AsyncClient[T] / bare T, alternating in one process:"]
+    for t, r in results["async_layer_cost"].items():
+        lines.append(
+            f"  {t:<10} {r['ratio']:.3f}  ({r['layer_us']:.0f} us vs {r['bare_us']:.0f} us;"
+            f" rounds: {', '.join(map(str, r['ratios']))})"
+        )
     lines += ["", "Cold start to the first completed delete (fresh process):"]
     for name, r in results["cold_start"].items():
         lines.append(f"  {name:<22}{r['ms']:>7.0f} ms  x SDK {r['ratio_to_sdk']:.2f}")
@@ -267,7 +380,7 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     best_cold = min(v["ratio_to_sdk"] for k, v in cold.items() if k.startswith("batchdelete["))
     decode_ratio = results["decode"]["results"]["batchdelete"]["ratio_to_bare"]
     slowest = max(r["ratio_to_sdk"] for r in ours.values())
-    return {
+    found = {
         "layer cost, worst transport / bare library": {
             "value": worst_layer,
             "goal": "<= 1.10",
@@ -290,6 +403,26 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "met": best_cold <= 0.25,
         },
     }
+    if results["async_throughput"]:
+        at_64 = [
+            row["ratio_to_sdk"]
+            for name, rows in results["async_throughput"].items()
+            if name != async_bench.SDK
+            for row in rows
+            if row["inflight"] == 64
+        ]
+        worst_async = max(r["ratio"] for r in results["async_layer_cost"].values())
+        found["async throughput at 64 in flight, fastest transport / SDK"] = {
+            "value": max(at_64),
+            "goal": ">= 5",
+            "met": max(at_64) >= 5,
+        }
+        found["async layer cost, worst transport / bare library"] = {
+            "value": worst_async,
+            "goal": "<= 1.10",
+            "met": worst_async <= 1.10,
+        }
+    return found
 
 
 def plot(results: dict[str, Any], path: Path) -> bool:
@@ -302,7 +435,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         return False
     lat = results["latency"]
     dec = results["decode"]["results"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(19, 5.5), gridspec_kw={"width_ratios": [3, 2, 2]})
     names = list(lat)[::-1]
     colors = [
         "#c0392b"
@@ -337,11 +470,35 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     b.set_xscale("log")
     b.set_xlabel("nanoseconds per decode (log scale)")
     b.set_title("Decoding the delete response")
+    async_panel(c, results["async_throughput"])
     fig.suptitle(f"batchdelete benchmarks, {results['date']} ({results['machine']['python']})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def async_panel(ax: Any, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Grouped bars: requests/s of each async client at each in-flight count."""
+    ax.set_title("Async throughput, one client each (grey: the SDK)")
+    if not rows:
+        ax.text(0.5, 0.5, "no async transport available", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    names = list(rows)
+    levels = [r["inflight"] for r in rows[names[0]]]
+    width = 0.8 / len(names)
+    palette = ["#c0392b", "#e67e22", "#8e44ad", "#16a085"]
+    for i, name in enumerate(names):
+        color = "#7f8c8d" if name == async_bench.SDK else palette[i % len(palette)]
+        xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(levels))]
+        heights = [r["rps"] for r in rows[name]]
+        ax.bar(xs, heights, width, label=name, color=color)
+        for x, h in zip(xs, heights, strict=True):
+            ax.text(x, h, f"{h:.0f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(levels)), [f"{k} in flight" for k in levels])
+    ax.set_ylabel("requests/s (median over rounds)")
+    ax.legend(fontsize=8)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     transports = available_transports()
+    async_transports = async_bench.available_transports()
     names = clients.names(transports)
     with ExitStack() as stack:
         url = start_server(stack)
@@ -376,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         results["server_floor_us"] = results["latency"]["floor (raw socket)"]["median_us"]
         results["layer_cost"] = layer_cost(url, transports, s, stack)
         results["throughput"] = throughput(url, transports, s, stack)
+        results["async_throughput"] = async_throughput(url, async_transports, s, stack)
+        results["async_layer_cost"] = async_layer_cost(url, async_transports, s, stack)
         results["cold_start"] = coldstart.run(url, transports, s.cold_rounds)
     results["targets"] = targets(results)
     results["seconds"] = round(time.perf_counter() - started, 1)

@@ -1,6 +1,7 @@
 """One benchmark client in a process of its own, driven over stdin/stdout.
 
     python -m benchmarks.worker NAME URL
+    python -m benchmarks.worker async:NAME URL     (benchmarks/async_bench.py)
 
 Reads one JSON command per line and answers one JSON line:
   {"op": "latency", "n": N, "warmup": W}   sequential requests; percentiles, CPU
@@ -97,6 +98,11 @@ def throughput(call: clients.Call, workers: int, n: int) -> dict[str, Any]:
 
 def main() -> None:
     name, url = sys.argv[1], sys.argv[2]
+    if name.startswith("async:"):  # an async client, in an event loop of its own
+        from benchmarks import async_bench
+
+        async_bench.serve(name[6:], url)
+        return
     call, close = clients.make(name, url) if not name.startswith("pair:") else (None, None)
     for line in sys.stdin:
         command = json.loads(line)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import batchdelete
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,7 +52,35 @@ def test_quick_benchmark_results_are_complete(tmp_path: Path) -> None:
         "pydantic v2",
         "anthropic SDK",
     }
-    assert len(results["targets"]) == 5
+    async_transports = [
+        t.name
+        for t in batchdelete.list_transports()
+        if t.available and t.builtin and t.asynchronous
+    ]
+    assert set(async_transports) == set(results["async_layer_cost"])
+    rows = [f"AsyncClient[{t}]" for t in async_transports]
+    assert set(results["async_throughput"]) == (
+        set(rows) | {"anthropic SDK async"} if rows else set()
+    )
+    for levels in results["async_throughput"].values():
+        assert [r["inflight"] for r in levels] == [1, 16, 64]
+        for r in levels:
+            assert r["rps"] > 0 and r["cpu_us"] > 0 and r["errors"] == []
+            assert r["rounds"] == results["parameters"]["async_rounds"] == len(r["rps_rounds"])
+            assert r["requests"] == results["parameters"]["async_requests"]
+            assert r["peak_in_flight"] == r["inflight"] and r["served_as_counted"]
+            assert r["ratio_to_sdk"] > 0
+    for t in async_transports:
+        cost = results["async_layer_cost"][t]
+        assert cost["ratio"] > 0 and cost["layer_us"] > 0 and cost["bare_us"] > 0
+        assert len(cost["ratios"]) == results["parameters"]["async_rounds"]
+    async_targets = {
+        "async throughput at 64 in flight, fastest transport / SDK",
+        "async layer cost, worst transport / bare library",
+    }
+    assert len(results["targets"]) == 5 + (len(async_targets) if async_transports else 0)
+    assert async_targets <= set(results["targets"]) or not async_transports
     assert all(isinstance(t["met"], bool) for t in results["targets"].values())
     assert (tmp_path / "benchmark.png").stat().st_size > 10_000
     assert "Targets:" in out.stdout and "Latency" in out.stdout
+    assert "Async throughput" in out.stdout and "Async layer cost" in out.stdout
