@@ -271,7 +271,9 @@ _tls_class: type[Any] | None = None
 
 def deadline_tls(context: Any) -> Any:
     """`context` (an `ssl.SSLContext`), its sockets now keeping the deadline
-    too (reads, writes and the handshake). Returns the context."""
+    too (reads, writes and the handshake), and closed at once when their
+    handshake fails or is interrupted, even while the exception is kept.
+    Returns the context."""
     global _tls_class
     if _tls_class is None:
         import ssl
@@ -287,7 +289,11 @@ def deadline_tls(context: Any) -> Any:
 
             def do_handshake(self, *args: Any) -> None:
                 self._clamp()
-                super().do_handshake(*args)
+                try:
+                    super().do_handshake(*args)
+                except BaseException:  # Ctrl-C too: the ssl module closes on OSError only
+                    self.close()
+                    raise
 
         _tls_class = DeadlineSSLSocket
     context.sslsocket_class = _tls_class

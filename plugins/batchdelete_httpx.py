@@ -501,28 +501,6 @@ def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkB
         except TimeoutError as exc:
             raise error(str(exc)) from exc
 
-    class ClosingTLS:
-        """An SSL context whose socket is closed if its handshake is
-        interrupted (KeyboardInterrupt): the ssl module closes it on OSError
-        only, else it stays open as long as the exception is kept."""
-
-        def __init__(self, context: Any) -> None:
-            self._context = context
-
-        def __getattr__(self, name: str) -> Any:  # set_alpn_protocols, wrap_bio
-            return getattr(self._context, name)
-
-        def wrap_socket(self, sock: Any, server_hostname: str | None = None) -> Any:
-            tls = self._context.wrap_socket(
-                sock, do_handshake_on_connect=False, server_hostname=server_hostname
-            )
-            try:
-                tls.do_handshake()
-            except BaseException:
-                tls.close()
-                raise
-            return tls
-
     class DeadlineStream(httpcore.NetworkStream):
         """A network stream whose operations end by the thread's deadline."""
 
@@ -545,8 +523,8 @@ def _deadline_backend() -> Callable[[httpcore.NetworkBackend], httpcore.NetworkB
             timeout: float | None = None,
         ) -> httpcore.NetworkStream:
             timeout = left(timeout, httpcore.ConnectTimeout)
-            closing: Any = ClosingTLS(ssl_context)
-            return DeadlineStream(self._inner.start_tls(closing, server_hostname, timeout))
+            # The context is deadline_tls's: an interrupted handshake closes its socket.
+            return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
         def get_extra_info(self, info: str) -> Any:
             return self._inner.get_extra_info(info)
