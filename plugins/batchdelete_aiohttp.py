@@ -371,7 +371,10 @@ def _held_response() -> type[aiohttp.ClientResponse]:
 def _timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
     import aiohttp
 
-    return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
+    # `connect` in aiohttp also counts the wait for a free connection of the pool;
+    # `sock_connect` is the connecting only, as in the other transports (the pool
+    # wait is bounded by the deadline).
+    return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect, sock_read=read)
 
 
 def _url(url: str) -> Any:

@@ -250,9 +250,11 @@ class HttpxTransport(Transport):
             # Ours: a bare request (the spec's headers only); a user's client adds its own.
             build = self._request if self._owned else client.build_request
             request = build(spec.method, spec.url, headers=spec.headers, content=spec.body)
-            pool = connect  # the wait for a connection from the pool, under the deadline too
+            # The wait for a free connection of the pool is bounded by the deadline,
+            # not by the connect timeout (which bounds connecting, as elsewhere).
+            pool: float | None = None
             if spec.deadline is not None:
-                pool = min(connect, spec.deadline - time.monotonic())
+                pool = spec.deadline - time.monotonic()
                 if pool <= 0:
                     raise TransportTimeoutError("The request's deadline passed before it was sent.")
             timeouts = {"connect": connect, "read": read, "write": read, "pool": pool}

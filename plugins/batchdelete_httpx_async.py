@@ -207,7 +207,8 @@ class HttpxAsyncTransport(AsyncTransport):
         build = self._request if route.owned else client.build_request
         request = build(spec.method, spec.url, headers=spec.headers, content=spec.body)
         connect, read = spec.timeout.connect, spec.timeout.read
-        timeouts = {"connect": connect, "read": read, "write": read, "pool": connect}
+        # The pool wait: under the deadline (async_deadline), not the connect timeout.
+        timeouts = {"connect": connect, "read": read, "write": read, "pool": None}
         request.extensions["timeout"] = timeouts
         opened = request.extensions["trace"] = _AsyncOpened()
         try:

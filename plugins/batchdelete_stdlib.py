@@ -20,7 +20,8 @@ Connection options (`batchdelete.ConnectionOptions`, resolved once per client):
   reached or refuses the tunnel (407...) is an error naming its host and
   port. https:// through an https:// proxy (TLS in TLS) is refused.
 - `max_connections` per origin, idle and in use: a thread that would open
-  one more waits for one, at most until its deadline (and connect timeout).
+  one more waits for one until its deadline (the connect timeout bounds
+  connecting, not this wait; without a deadline, it bounds the wait too).
 
 At most `MAX_IDLE` idle connections per origin, put back only after a
 response read to its end that does not close them, checked before reuse; a
@@ -394,9 +395,10 @@ class StdlibTransport(Transport):
                 if pool.open < self._max:
                     pool.open += 1
                     return None
-                if end is None:
+                if end is None:  # until the deadline (connecting has its own timeout)
                     try:
-                        end = time.monotonic() + (time_left(wait) or 0.0)
+                        left = time_left(None)
+                        end = time.monotonic() + (wait if left is None else left)
                     except TimeoutError:
                         end = 0.0
                 left = end - time.monotonic()

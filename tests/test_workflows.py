@@ -255,3 +255,24 @@ def test_ctrl_c_during_a_forced_wait_returns_promptly(
     [outcome] = seen
     assert isinstance(outcome.error, bd.StoppedError) and outcome.status == "failed"
     assert batch_emulator.batch(running)["processing_status"] == "canceling"
+
+
+def test_waiting_for_a_pooled_connection_is_not_a_connect_timeout(
+    batch_emulator: Emulator, transport_name: str
+) -> None:
+    """More threads than connections (32 vs max_connections=4): the others
+    wait for a free one within the deadline; the connect timeout (0.3 s)
+    bounds connecting only. The async twin is in test_async_workflows.py."""
+    ids = [batch_emulator.add_batch("ended").id for _ in range(32)]
+    batch_emulator.inject(delay=0.5, route="delete", times=None)
+    with bd.Client(
+        api_key=batch_emulator.api_key,
+        base_url=batch_emulator.base_url,
+        transport=transport_name,
+        timeout=bd.Timeout(connect=0.3, read=10),
+        max_retries=0,
+        max_connections=4,
+    ) as client:
+        outcomes = bd.delete_many(client, ids, concurrency=32)
+    assert [o.error for o in outcomes if not o.ok] == [] and len(outcomes) == 32
+    assert batch_emulator.batches() == []

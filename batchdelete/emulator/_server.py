@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -286,6 +287,10 @@ class Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a pool opening 64 connections
+    # at once (adelete_many at concurrency 64) overflows it, the kernel drops
+    # the SYNs, and the clients resend them 1, 3, 7, 15... s later.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator
@@ -299,6 +304,15 @@ class Server(ThreadingHTTPServer):
         with self._open_lock:
             self._open.add(conn)
         return conn, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a request cancelled or timed out) is no
+        error of the emulator's: logged, not printed as a traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            log.debug("%s went away: %s", client_address, exc)
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self._open_lock:

@@ -5,21 +5,56 @@
         batch_client.delete(done.id)
         assert batch_emulator.batch(done.id) is None
 
+    @pytest.fixture
+    def anyio_backend():        # anyio's plugin: the client runs on asyncio only
+        return "asyncio"
+
+    @pytest.mark.anyio          # no mark under pytest-asyncio's auto mode
+    async def test_async_cleanup(batch_emulator, async_batch_client):
+        done = batch_emulator.add_batch("ended")
+        await batchdelete.adelete_batch(async_batch_client, done.id)
+        assert batch_emulator.batch(done.id) is None
+
 `batch_emulator` is a running `Emulator` on 127.0.0.1 with a frozen clock
 (move it with `batch_emulator.clock.advance(seconds)`) and canceled batches
 that end as soon as they are looked at again. Change its settings with a
 marker: `@pytest.mark.batch_emulator(processing_time=5, cancel_time=30)`.
 `batch_client` is a `batchdelete.Client` pointed at it.
+
+`async_batch_client` is a `batchdelete.AsyncClient` pointed at it, closed
+after the test. It is an async generator fixture, so an async test runner
+must run it, in the event loop that then runs the test (the client's
+connections belong to that loop); asyncio only. It works with:
+
+- anyio's pytest plugin (installed with anyio): tests marked
+  `@pytest.mark.anyio` (or `anyio_mode = "auto"`) with an `anyio_backend`
+  fixture that returns "asyncio";
+- pytest-asyncio in auto mode (`asyncio_mode = "auto"`), with the default
+  function-scoped event loop.
+
+Not with pytest-asyncio's strict mode, which runs only the async fixtures
+decorated with `pytest_asyncio.fixture`: there, write the fixture in a
+conftest.py with that decorator, as this one is written. Use one async
+plugin per test: a fixture set up by one runner's loop and a test run by
+another's would share a client across two event loops.
+
+Both clients take their transport from the automatic order (or
+BATCHDELETE_TRANSPORT) and raise at once, instead of sleeping, when the
+server asks for a wait over 5 s before a retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from .._async_client import AsyncClient
 from .._client import Client
 from . import Emulator
+
+#: The longest retry-after wait the fixtures' clients sleep (seconds).
+MAX_RETRY_WAIT = 5
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,6 +80,22 @@ def batch_client(batch_emulator: Emulator) -> Iterator[Client]:
     """A batchdelete Client for the `batch_emulator`; a server-requested wait
     over 5 s raises at once instead of being slept."""
     with Client(
-        api_key=batch_emulator.api_key, base_url=batch_emulator.base_url, max_retry_wait=5
+        api_key=batch_emulator.api_key,
+        base_url=batch_emulator.base_url,
+        max_retry_wait=MAX_RETRY_WAIT,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def async_batch_client(batch_emulator: Emulator) -> AsyncIterator[AsyncClient]:
+    """A batchdelete AsyncClient for the `batch_emulator`, closed after the
+    test; a server-requested wait over 5 s raises at once instead of being
+    slept. Needs an async runner: anyio's plugin or pytest-asyncio's auto
+    mode (see the module's docstring)."""
+    async with AsyncClient(
+        api_key=batch_emulator.api_key,
+        base_url=batch_emulator.base_url,
+        max_retry_wait=MAX_RETRY_WAIT,
     ) as client:
         yield client
