@@ -33,22 +33,19 @@ transport authors.
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import re
 import socket
 import threading
 import time
-import weakref
-import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._async_deadline import async_deadline
+from ._body import BodyReader
 from ._errors import (
-    TransportProtocolError,
     TransportResponseTooLargeError,
-    TransportTimeoutError,
     mask_userinfo,
 )
 from ._spec import DEFAULT_MAX_ERROR_BYTES, DEFAULT_MAX_RESPONSE_BYTES
@@ -108,105 +105,6 @@ def time_left(limit: float | None = None) -> float | None:
     if left <= 0:
         raise TimeoutError("the request's deadline passed")
     return left if limit is None or left < limit else limit
-
-
-_EXPIRED = "The attempt's deadline passed before the response was read."
-
-
-class _Deadline:
-    __slots__ = ("cancelling", "deadline", "expired", "task")
-
-    def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
-        self.task = task
-        self.deadline = deadline
-        self.expired = False
-        cancelling = getattr(task, "cancelling", None)  # Python 3.11+
-        self.cancelling = cancelling() if cancelling is not None else 0
-
-
-class _Watch:
-    """Every deadline of one event loop under one timer, set for the
-    earliest: a request costs a set insertion, not a timer of its own."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.entries: set[_Deadline] = set()
-        self.timer: asyncio.TimerHandle | None = None
-        self.wake = float("inf")  # on time.monotonic()'s clock
-
-    def add(self, entry: _Deadline) -> None:
-        self.entries.add(entry)
-        if entry.deadline < self.wake:
-            self._schedule(entry.deadline)
-
-    def _schedule(self, deadline: float) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.wake = deadline
-        when = self.loop.time() + (deadline - time.monotonic())
-        self.timer = self.loop.call_at(when, self._fire)
-
-    def _fire(self) -> None:
-        self.timer, self.wake = None, float("inf")
-        now = time.monotonic()
-        earliest = float("inf")
-        for entry in list(self.entries):
-            if entry.expired:
-                continue
-            if entry.deadline <= now:
-                entry.expired = True
-                entry.task.cancel()
-            else:
-                earliest = min(earliest, entry.deadline)
-        if earliest < float("inf"):
-            self._schedule(earliest)
-
-
-_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watch] = weakref.WeakKeyDictionary()
-
-
-class async_deadline:  # used like a function: `async with async_deadline(t):`
-    """Cancel the block at `deadline` (a `time.monotonic()` value) and raise
-    `TransportTimeoutError` instead; None: no limit. A cancellation from
-    outside stays a cancellation, and a `TimeoutError` the block raises
-    itself is left as it is (the rules of `asyncio.timeout`).
-
-    All the deadlines of an event loop share one timer, set for the earliest
-    of them (a request's deadline is usually later than those already
-    running, so entering costs a set insertion, not a timer): in a request
-    of a few hundred microseconds, `asyncio.timeout` per request costs
-    about 8 % on this machine."""
-
-    __slots__ = ("_deadline", "_entry", "_watch")
-
-    def __init__(self, deadline: float | None) -> None:
-        self._deadline = deadline
-        self._entry: _Deadline | None = None
-        self._watch: _Watch | None = None
-
-    async def __aenter__(self) -> None:
-        if self._deadline is None:
-            return
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        assert task is not None, "async_deadline needs a task"
-        watch = _watches.get(loop)
-        if watch is None:
-            watch = _watches[loop] = _Watch(loop)
-        self._watch, self._entry = watch, _Deadline(task, self._deadline)
-        watch.add(self._entry)
-
-    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        entry, watch = self._entry, self._watch
-        if entry is None or watch is None:
-            return
-        watch.entries.discard(entry)
-        if not entry.expired:
-            return
-        uncancel = getattr(entry.task, "uncancel", None)
-        outside = uncancel() > entry.cancelling if uncancel is not None else False
-        if isinstance(exc, asyncio.CancelledError) and not outside:
-            raise TransportTimeoutError(_EXPIRED) from exc
 
 
 class _Clamped:
@@ -372,128 +270,3 @@ def head_problem(items: Iterable[tuple[str, str]]) -> str | None:
     if values and not _DIGITS.fullmatch(next(iter(values))):
         return f"invalid content-length {lengths[0]!r}"
     return None
-
-
-# -- bounded bodies ------------------------------------------------------------------
-
-
-class BodyReader:
-    """Collects a response body from raw pieces, decoding its
-    content-encoding (identity, gzip, deflate) under a cap.
-
-    `feed()` returns False once no more should be read: an error body
-    reached `max_error_body` (kept, cut short). A success body that passes
-    `max_body` raises `TransportResponseTooLargeError`. Call `finish()` at
-    the end of the raw body. `complete` is False when reading stopped early:
-    the connection then holds unread bytes and must not be reused.
-    """
-
-    def __init__(
-        self, status: int, headers: Mapping[str, str], *, max_body: int, max_error_body: int
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.success = 200 <= status < 300
-        self.cap = max_body if self.success else max_error_body
-        self.complete = True
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._fed = False
-        self._members = 0
-        self._trailing = False
-        self._encoding = headers.get("content-encoding", "").strip().lower()
-        self._decoder: Any = None
-        if self._encoding in ("gzip", "x-gzip"):
-            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif self._encoding == "deflate":
-            self._decoder = _Deflate()
-        elif self._encoding not in ("", "identity"):
-            raise TransportProtocolError(
-                f"The server sent content-encoding {self._encoding!r}, which was not "
-                "asked for (accept-encoding: gzip, deflate)."
-            )
-
-    def feed(self, raw: bytes) -> bool:
-        """Take the next raw piece; False when reading should stop."""
-        if not raw or self._trailing:
-            return True
-        self._fed = True
-        if self._decoder is None:
-            return self._add(raw)
-        while raw:
-            room = self.cap - self._size + 1  # one byte more tells "over the cap"
-            try:
-                out = self._decoder.decompress(raw, room)
-            except zlib.error as exc:
-                if self._members:  # junk after a complete gzip member: ignored, as urllib3 does
-                    self._trailing = True
-                    return True
-                raise TransportProtocolError(
-                    f"The response body is not valid {self._encoding} data: {exc}."
-                ) from exc
-            if not self._add(out):
-                return False
-            raw = self._decoder.unconsumed_tail
-            if not raw and self._decoder.eof and self._decoder.unused_data:
-                raw = bytes(self._decoder.unused_data)  # gzip allows several members
-                self._members += 1
-                self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        return True
-
-    def finish(self) -> bytes:
-        """The body, once the raw body has ended."""
-        ended = self._trailing or self._decoder is None or self._decoder.eof
-        if self.complete and self._fed and not ended:
-            raise TransportProtocolError(
-                f"The response body ends in the middle of its {self._encoding} data."
-            )
-        return b"".join(self._parts)
-
-    def _add(self, data: bytes) -> bool:
-        if not data:
-            return True
-        self._size += len(data)
-        if self._size > self.cap:
-            self.complete = False
-            if self.success:
-                raise TransportResponseTooLargeError(
-                    f"The response body is larger than max_response_bytes ({self.cap:,} "
-                    "bytes once decoded); it was read no further.",
-                    status=self.status,
-                    headers=self.headers,
-                )
-            self._parts.append(data[: len(data) - (self._size - self.cap)])
-            return False
-        self._parts.append(data)
-        return True
-
-
-class _Deflate:
-    """`deflate` as servers send it: zlib-wrapped, or (wrongly, but often)
-    raw; decided on the first bytes, as browsers and urllib3 do."""
-
-    def __init__(self) -> None:
-        self._inner: Any = None
-        self._first = b""
-
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        if self._inner is None:
-            self._first += data
-            if len(self._first) < 2:
-                return b""
-            data, self._first = self._first, b""
-            zlib_header = (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
-            self._inner = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
-        return bytes(self._inner.decompress(data, max_length))
-
-    @property
-    def unconsumed_tail(self) -> bytes:
-        return bytes(self._inner.unconsumed_tail) if self._inner is not None else b""
-
-    @property
-    def eof(self) -> bool:
-        return bool(self._inner is not None and self._inner.eof)
-
-    @property
-    def unused_data(self) -> bytes:
-        return b""  # deflate has one stream; trailing bytes are ignored
