@@ -120,3 +120,27 @@ def test_ctrl_c_cancels_what_is_under_way_and_reports(api: Emulator, transport: 
     done = 1 + rest.count("deleted ")
     assert f"Done: {done} (" in err and f"not done: {12 - done} (" in err
     assert done < 12  # the rest were cancelled, not waited for
+    assert "some may have reached the API before" in err and "--missing-ok" in err
+
+
+def test_a_keyboard_interrupt_out_of_the_loop_reports_the_runs_outcomes() -> None:
+    """Python 3.10's asyncio.run lets Ctrl-C out as KeyboardInterrupt instead
+    of cancelling the main task: the report is still the run's own."""
+    import argparse
+    import io
+
+    from batchdelete.cli._delete import Report, _in_loop
+
+    err = io.StringIO()
+    args = argparse.Namespace(json=False, verbose=True, concurrency=2, wait_timeout=1, betas=None)
+    reports: list[Report] = []
+
+    async def work() -> int:
+        report = Report(["msgbatch_a", "msgbatch_b"], args, io.StringIO(), err, "t", again="x")
+        reports.append(report)
+        report(bd.Outcome("msgbatch_a", "deleted", attempts=1))
+        raise KeyboardInterrupt
+
+    assert _in_loop(work(), reports) == 130
+    assert "Done: 1 (msgbatch_a)" in err.getvalue()
+    assert "not done: 1 (msgbatch_b)" in err.getvalue() and "run x." in err.getvalue()

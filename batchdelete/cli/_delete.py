@@ -26,7 +26,8 @@ __all__ = ["Progress", "Report", "arun_deletes", "delete", "prune", "run_deletes
 def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     ids = read_ids(args, stdin)  # before the client: a bad id sends nothing
     if args.use_async:
-        return _in_loop(_adelete(args, ids, out, err), Report(ids, args, out, err))
+        reports: list[Report] = []
+        return _in_loop(_adelete(args, ids, out, err, reports), reports)
     with make_client(args) as client:
         report = Report(ids, args, out, err, client.transport.name)
         return run_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
@@ -35,7 +36,8 @@ def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) ->
 def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     filters = parse_filters(args, required=True)  # before any request
     if args.use_async:
-        return _in_loop(_aprune(args, filters, out, err), None)
+        reports: list[Report] = []
+        return _in_loop(_aprune(args, filters, out, err, reports), reports)
     with make_client(args) as client:
         chosen = select(list_all(client, args.betas), filters, args, err, doing=DOING)
         if not chosen.matched or not args.yes:
@@ -49,31 +51,39 @@ def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
 DOING = "cancel and delete"
 
 
-def _in_loop(work: Coroutine[Any, Any, int], report: Report | None) -> int:
+def _in_loop(work: Coroutine[Any, Any, int], reports: list[Report]) -> int:
     """Run the async path; Ctrl-C cancels the deletions under way (their
-    connections are dropped) and reports what was done."""
+    connections are dropped) and reports what was done. `reports` receives
+    the run's `Report` once the deleting starts."""
     try:
         return asyncio.run(work)
-    except KeyboardInterrupt:  # Python 3.10's asyncio.run, or before the loop ran
-        if report is None:
+    except KeyboardInterrupt:  # Python 3.10's asyncio.run, or before the deleting began
+        if not reports:
             raise
-        return report.interrupted()
+        return reports[0].interrupted()
 
 
-async def _adelete(args: argparse.Namespace, ids: list[str], out: TextIO, err: TextIO) -> int:
+async def _adelete(
+    args: argparse.Namespace, ids: list[str], out: TextIO, err: TextIO, reports: list[Report]
+) -> int:
     async with make_async_client(args) as client:
-        report = Report(ids, args, out, err, client.transport.name)
+        again = "the same command with --missing-ok"
+        report = Report(ids, args, out, err, client.transport.name, again=again)
+        reports.append(report)
         return await arun_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
 
 
-async def _aprune(args: argparse.Namespace, filters: Filters, out: TextIO, err: TextIO) -> int:
+async def _aprune(
+    args: argparse.Namespace, filters: Filters, out: TextIO, err: TextIO, reports: list[Report]
+) -> int:
     async with make_async_client(args) as client:
         chosen = select(await alist_all(client, args.betas), filters, args, err, doing=DOING)
         if not chosen.matched or not args.yes:
             _show_plan(chosen, args, out)
             return EXIT_OK
         ids = [b.id for b in chosen.matched]
-        report = Report(ids, args, out, err, client.transport.name)
+        report = Report(ids, args, out, err, client.transport.name, again="the prune again")
+        reports.append(report)
         return await arun_deletes(client, ids, report, force=args.include_running, missing_ok=True)
 
 
@@ -187,10 +197,14 @@ class Report:
         out: TextIO,
         err: TextIO,
         transport: str = "",
+        *,
+        again: str | None = None,
     ) -> None:
         self.ids, self.json, self.out, self.err = ids, args.json, out, err
         self.work = _work(args)  # how delete_many / adelete_many are to work
         self.transport = transport
+        # The async path: Ctrl-C cancels the requests under way; what to run after.
+        self.again = again
         self.progress = Progress(err, len(ids), quiet=args.verbose)
         self.outcomes: list[Outcome] = []
         self.code = EXIT_OK
@@ -235,6 +249,11 @@ class Report:
             f"({', '.join(deleted) or 'none'}); failed: {len(self.outcomes) - len(deleted)}; "
             f"not done: {len(left)} ({', '.join(left[:20])}{more}).\n"
         )
+        if self.again is not None and left:
+            self.err.write(
+                "batchdelete: the requests under way were cancelled; some may have reached "
+                f"the API before. To finish, run {self.again}.\n"
+            )
         return EXIT_INTERRUPTED
 
 
