@@ -85,7 +85,9 @@ async def adelete_many(
     others. Cancelling the call (a task group torn down, Ctrl-C under
     `asyncio.run`) cancels the deletions under way, waits for them to end
     and leaves no task behind; an exception from `on_outcome` does the
-    same and is raised."""
+    same and is raised. A cancelled request may have reached the API
+    already: its batch has no outcome, and may be gone (run again with
+    `missing_ok=True` to finish)."""
     check_concurrency(concurrency)
     ids = check_batch_ids(batch_ids)
     beta_list = None if betas is None else list(betas)
