@@ -50,10 +50,9 @@ class AsyncOperations(Generic[T]):
         encode; `delete_batch` and `delete_many` accept only batch ids
         (`BATCH_ID_PATTERN`) and prove "already gone" before saying so.
         """
-        response = await self.with_raw_response.delete(
-            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
-        )
-        return response.data
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return (await c._fetch("DELETE", url, self._model, betas, timeout, extra_headers)).data
 
     async def retrieve(
         self,

@@ -126,16 +126,17 @@ def _on_response(
     call: Call, settings: FlowSettings, raw: RawResponse, attempt: int, elapsed: float
 ) -> str | None:
     request_id = raw.headers.get("request-id")
-    settings.hooks.on_response(
-        method=call.method,
-        url=call.url,
-        attempt=attempt,
-        transport=settings.transport,
-        status_code=raw.status,
-        headers=raw.headers,
-        request_id=request_id,
-        elapsed=elapsed,
-    )
+    if settings.hooks.active("on_response"):
+        settings.hooks.on_response(
+            method=call.method,
+            url=call.url,
+            attempt=attempt,
+            transport=settings.transport,
+            status_code=raw.status,
+            headers=raw.headers,
+            request_id=request_id,
+            elapsed=elapsed,
+        )
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
             "%s %s -> %d in %.1f ms (attempt %d, %s, request id %s)",
@@ -162,9 +163,10 @@ def call_flow(call: Call, settings: FlowSettings) -> Flow:
                 attempts=attempt - 1,
             )
         spec = attempt_spec(call, settings, call_end)
-        hooks.on_request(
-            method=method, url=url, headers=call.headers, attempt=attempt, transport=tname
-        )
+        if hooks.active("on_request"):
+            hooks.on_request(
+                method=method, url=url, headers=call.headers, attempt=attempt, transport=tname
+            )
         sent_at = time.monotonic()
         result = yield Send(spec)
         cause: TransportError | None = None

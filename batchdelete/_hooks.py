@@ -23,11 +23,25 @@ class Hooks:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._hook = pm.hook
+        # A hook caller keeps its list of implementations up to date in place
+        # as plugins come and go; looking at it (when this pluggy has it)
+        # spares every request the copy `get_hookimpls()` makes.
+        self._impls = {
+            name: getattr(getattr(pm.hook, name), "_hookimpls", None)
+            for name in ("on_request", "on_response", "on_error", "on_retry")
+        }
+
+    def active(self, name: str) -> bool:
+        """Whether any plugin implements the hook `name`."""
+        impls = self._impls[name]
+        if impls is not None:
+            return bool(impls)
+        return bool(getattr(self._hook, name).get_hookimpls())
 
     def _call(self, name: str, **kwargs: object) -> None:
-        caller = getattr(self._hook, name)
-        if not caller.get_hookimpls():
+        if not self.active(name):
             return
+        caller = getattr(self._hook, name)
         if "headers" in kwargs and name == "on_request":
             headers = kwargs["headers"]
             assert isinstance(headers, Mapping)

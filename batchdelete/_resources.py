@@ -76,9 +76,9 @@ class Operations(Generic[T]):
         encode; `delete_batch` and `delete_many` accept only batch ids
         (`BATCH_ID_PATTERN`) and prove "already gone" before saying so.
         """
-        return self.with_raw_response.delete(
-            message_batch_id, betas=betas, timeout=timeout, extra_headers=extra_headers
-        ).data
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers).data
 
     def retrieve(
         self,

@@ -21,6 +21,9 @@ class Hooks:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
+    def active(self, name: str) -> bool:
+        return True
+
     def __getattr__(self, name: str) -> Any:
         return lambda **kwargs: self.calls.append(name)
 

@@ -246,3 +246,31 @@ def test_duplicate_transport_name_is_reported(fresh_registry: None) -> None:
         assert "impostor" in infos and "registered twice" in (infos["impostor"].reason or "")
     finally:
         bd.unregister_plugin(plugin)
+
+
+def test_hooks_registered_after_the_client_are_called_and_removed_ones_are_not(
+    server: ScriptServer,
+) -> None:
+    """The client looks at the hooks' implementations on every request (a
+    plugin may come and go while it lives)."""
+    seen: list[str] = []
+
+    class Late:
+        @bd.hookimpl
+        def on_request(self, url: str) -> None:
+            seen.append("request " + url.rsplit("/", 1)[1])
+
+        @bd.hookimpl
+        def on_response(self, status_code: int) -> None:
+            seen.append(f"response {status_code}")
+
+    with bd.Client(api_key=API_KEY, base_url=server.url, transport="urllib3") as client:
+        client.delete("msgbatch_before")
+        late = Late()
+        bd.register_plugin(late, name="late")
+        try:
+            client.delete("msgbatch_during")
+        finally:
+            bd.unregister_plugin(late)
+        client.delete("msgbatch_after")
+    assert seen == ["request msgbatch_during", "response 200"]
