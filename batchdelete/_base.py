@@ -93,41 +93,9 @@ def _v1_hint(base_url: str) -> str | None:
 
 
 class BaseClient:
-    """The arguments of `Client` and `AsyncClient`.
-
-    Arguments (explicit ones beat the environment):
-      api_key: else ANTHROPIC_API_KEY. Sent as `x-api-key`.
-      auth_token: else ANTHROPIC_AUTH_TOKEN; sent as `authorization: Bearer`.
-        Exactly one of the two is used; an explicit one wins over the other's
-        environment variable, and with neither given the API key is preferred.
-        An empty or blank one is refused, naming where it came from.
-      base_url: else ANTHROPIC_BASE_URL (empty counts as unset), else
-        https://api.anthropic.com. A path in it is kept; one ending in /v1
-        (the paths add it again) is warned about through `warnings` and the
-        "batchdelete" logger.
-      api_version: the `anthropic-version` header.
-      transport: a name, a `Transport`, or a native requests.Session,
-        httpx.Client or urllib3.PoolManager (used as is, never closed here).
-        Else BATCHDELETE_TRANSPORT, else the first installed of urllib3,
-        httpx, requests.
-      timeout: seconds for both connect and read of each attempt, or a
-        `Timeout` (connect 5 s, read 60 s, no overall deadline by default).
-      max_retries: retries after the first attempt (2 by default; 0: none).
-      max_retry_wait: the longest wait a server may ask for (retry-after)
-        that is slept; a longer one raises at once (60 s by default).
-      proxy, trust_env, verify, cert, max_connections: connection options
-        for the transport the client builds (see `ConnectionOptions`): a
-        proxy URL ("http://[user:pass@]host:port"; else HTTPS_PROXY and the
-        like when trust_env), a CA bundle, an ssl.SSLContext or False, a
-        client certificate, connections per origin (10). Refused together
-        with a client or transport of your own, which is used as it is.
-      max_response_bytes: the largest success body read, once decoded (1 MiB
-        by default; a deleted batch is about 60 bytes, a full list page
-        under 1 MiB); a larger one raises `ResponseTooLargeError`. Error
-        bodies are kept up to 64 KiB.
-
-    Thread-safe: one client can serve many threads.
-    """
+    """What `Client` and `AsyncClient` share: their arguments (documented on
+    `Client`), the credentials, headers, connection options and transport
+    they resolve, and the calls they make. A driver adds `_setup()`."""
 
     _resolve: ClassVar[Callable[..., tuple[Any, bool]]]
 
