@@ -58,12 +58,11 @@ deadline, not stopped.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import re
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from batchdelete import (
     AsyncTransport,
@@ -88,6 +87,13 @@ from batchdelete.guards import (
     mask_userinfo,
 )
 from batchdelete.hookspecs import RegisterTransport
+from batchdelete_aiohttp_support import (
+    DIRECT,
+    Route,
+    exception_map,
+    mask_proxy_credentials,
+    proxy_route,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -112,51 +118,6 @@ def register_transports(register: RegisterTransport) -> None:
     )
 
 
-def exception_map() -> dict[type[BaseException], type[TransportError]]:
-    """Every aiohttp exception class a client can meet (the server's,
-    `aiohttp.web*`, are not), and what it means to the core."""
-    import aiohttp as a
-    from aiohttp import client_exceptions as c
-    from aiohttp import http_exceptions as h
-    from aiohttp import payload
-    from aiohttp._websocket import models as ws
-    from aiohttp.compression_utils import TooManyMembersError
-
-    connect, timeout = TransportConnectError, TransportTimeoutError
-    protocol, other = TransportProtocolError, TransportError
-    table: tuple[tuple[type[TransportError], tuple[type[BaseException], ...]], ...] = (
-        (connect, (a.ClientConnectionError, a.ClientConnectionResetError, a.ClientOSError)),
-        (connect, (a.ClientConnectorError, a.ClientConnectorDNSError, c.UnixClientConnectorError)),
-        (connect, (a.ClientProxyConnectionError, a.ClientSSLError, a.ClientConnectorSSLError)),
-        (connect, (a.ClientConnectorCertificateError,)),  # translate(): a certificate error
-        (connect, (a.ServerConnectionError, a.ServerDisconnectedError)),
-        (connect, (a.ServerFingerprintMismatch, a.ClientHttpProxyError)),  # 407...: translate()
-        (timeout, (a.ServerTimeoutError, a.ConnectionTimeoutError, a.SocketTimeoutError)),
-        # raise_for_status is off: a ClientResponseError is the parser's refusal.
-        (protocol, (a.ClientResponseError, a.ClientPayloadError, a.EofStream, TooManyMembersError)),
-        (protocol, (h.HttpProcessingError, h.BadHttpMessage, h.BadHttpMethod, h.BadStatusLine)),
-        (protocol, (h.HttpBadRequest, h.InvalidHeader, h.InvalidURLError, h.LineTooLong)),
-        (protocol, (h.PayloadEncodingError, h.ContentEncodingError, h.ContentLengthError)),
-        (protocol, (h.DecompressSizeError, h.TransferEncodingError)),
-        (other, (a.ClientError, a.ContentTypeError, a.TooManyRedirects, a.UploadAbortedError)),
-        (other, (a.InvalidURL, a.InvalidUrlClientError, a.InvalidUrlRedirectClientError)),
-        (other, (a.NonHttpUrlClientError, a.NonHttpUrlRedirectClientError, a.RedirectClientError)),
-        (other, (a.WSServerHandshakeError, a.WSMessageTypeError, ws.WebSocketError)),
-        (other, (ws.WSHandshakeError, payload.LookupError)),
-        (timeout, (asyncio.TimeoutError, TimeoutError)),  # one class from Python 3.11
-        (connect, (ConnectionError, OSError)),
-    )
-    return {cls: target for target, classes in table for cls in classes}
-
-
-class _Route(NamedTuple):
-    arguments: dict[str, Any]  # for session.request: proxy= (and proxy_headers= to tunnel)
-    authorization: str | None  # Proxy-Authorization in the request itself (absolute form)
-
-
-_DIRECT = _Route({}, None)
-
-
 class AiohttpTransport(AsyncTransport):
     """Sends through an `aiohttp.ClientSession`: its own (created in the
     loop of the first send, options applied, no retries, redirects,
@@ -179,7 +140,7 @@ class AiohttpTransport(AsyncTransport):
         self._session = session
         self._loop: asyncio.AbstractEventLoop | None = getattr(session, "_loop", None)
         self._closed = False
-        self._routes: dict[str, _Route] = {}
+        self._routes: dict[str, Route] = {}
         # A user's session is told per request (set once on our own session).
         self._skip = None if self._owned else SKIP_AUTO_HEADERS
         self._options = options if options is not None else ConnectionOptions()
@@ -229,13 +190,13 @@ class AiohttpTransport(AsyncTransport):
             session._retry_connection = False
         return session
 
-    def _route(self, url: str) -> _Route:
+    def _route(self, url: str) -> Route:
         end = url.find("/", url.find("//") + 2)
         origin = url if end < 0 else url[:end]
         route = self._routes.get(origin)
         if route is None:
             proxy = self._options.proxy_for(origin) if self._owned else None
-            route = _DIRECT if proxy is None else _proxy_route(proxy, origin)
+            route = DIRECT if proxy is None else proxy_route(proxy, origin)
             if len(self._routes) < MAX_ORIGINS:
                 self._routes[origin] = route
         return route
@@ -278,7 +239,7 @@ class AiohttpTransport(AsyncTransport):
         """`AsyncTransport.translate`, and: proxy credentials masked in the
         original exception; a proxy's refusal named; a malformed answer in
         the parser's words."""
-        _mask_proxy_credentials(exc)
+        mask_proxy_credentials(exc)
         mapped = super().translate(exc)
         if mapped is None or isinstance(
             mapped, (TransportCertificateError, TransportResponseTooLargeError)
@@ -382,40 +343,3 @@ def _url(url: str) -> Any:
     import yarl
 
     return yarl.URL(url, encoded=url.isascii())
-
-
-def _proxy_route(proxy: str, origin: str) -> _Route:
-    """The route through `proxy`: its URL without credentials, which make a
-    Proxy-Authorization (percent-decoded, UTF-8, as the sync transports
-    make it) for the CONNECT of an https origin, or for the request itself."""
-    import yarl
-
-    parts = urlsplit(proxy)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    arguments: dict[str, Any] = {"proxy": yarl.URL(parts._replace(netloc=netloc).geturl())}
-    if parts.username is None and parts.password is None:
-        return _Route(arguments, None)
-    secret = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-    authorization = "Basic " + base64.b64encode(secret.encode()).decode()
-    if not origin.startswith("https:"):
-        return _Route(arguments, authorization)
-    return _Route({**arguments, "proxy_headers": {"Proxy-Authorization": authorization}}, None)
-
-
-def _mask_proxy_credentials(exc: BaseException) -> None:
-    """Mask a Proxy-Authorization header in the request info that aiohttp's
-    exceptions carry (a refused CONNECT keeps the whole request)."""
-    from aiohttp import RequestInfo
-    from multidict import CIMultiDict, CIMultiDictProxy
-
-    for error in exception_chain(exc):
-        info = getattr(error, "request_info", None)
-        if not isinstance(info, RequestInfo) or "Proxy-Authorization" not in info.headers:
-            continue
-        masked = CIMultiDict(info.headers)
-        masked["Proxy-Authorization"] = "***"
-        clean = RequestInfo(info.url, info.method, CIMultiDictProxy(masked), info.real_url)
-        error.request_info = clean  # type: ignore[attr-defined]
-        error.args = tuple(clean if arg is info else arg for arg in error.args)

@@ -4,7 +4,7 @@
 Registered as "httpx", like the sync transport (the registry keeps the two
 kinds apart), through the same entry-point group as any third-party plugin.
 httpx is imported only when a transport is built. What it shares with the
-sync transport comes from `batchdelete_httpx`: the exception map, the
+sync transport comes from `batchdelete_httpx_common`: the exception map, the
 client settings of a route, the head check, the errors naming a proxy, the
 cookie jar that keeps nothing, and the trace hook that notes the
 connection a request opens.
@@ -79,7 +79,7 @@ from batchdelete import (
 )
 from batchdelete.guards import BodyReader, async_deadline, exception_chain
 from batchdelete.hookspecs import RegisterTransport
-from batchdelete_httpx import (
+from batchdelete_httpx_common import (
     CONNECTING,
     MAX_ORIGINS,
     NAME,

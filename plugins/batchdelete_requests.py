@@ -39,7 +39,8 @@ from batchdelete import (
 )
 from batchdelete.guards import deadline_scope, deadline_tls
 from batchdelete.hookspecs import RegisterTransport
-from batchdelete_urllib3 import proxy_failure, read_body, strict_pool_classes
+from batchdelete_urllib3 import proxy_failure
+from batchdelete_urllib3_strict import read_body, strict_pool_classes
 
 if TYPE_CHECKING:
     import requests
