@@ -91,6 +91,7 @@ def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
             processing_time=args.processing_time,
             cancel_time=args.cancel_time,
             seed=args.seed if args.seed else None,
+            requests_per_minute=args.requests_per_minute,
         )
     except OSError as exc:
         raise _listen_error(exc, args.host, args.port) from None
@@ -107,6 +108,11 @@ def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
         "  # clients already bypass proxies for loopback):\n"
         "  export NO_PROXY=127.0.0.1,localhost\n"
     )
+    if args.requests_per_minute is not None:
+        out.write(
+            f"  rate limit: {args.requests_per_minute} requests per minute per API key "
+            "(429 with retry-after over it)\n"
+        )
     out.flush()
     if not is_loopback_host(args.host):
         err.write(

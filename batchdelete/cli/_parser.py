@@ -45,6 +45,7 @@ RETRIES = _number(int, 0, 100, "a whole number from 0 to 100")
 CONCURRENCY = _number(int, 1, 64, "a whole number from 1 to 64")
 PORT = _number(int, 0, 65535, "a port number")
 COUNT = _number(int, 0, 100_000, "a whole number of batches")
+RATE = _number(int, 1, 1_000_000, "a whole number of requests per minute, 1 or more")
 
 
 def _connection() -> Parser:
@@ -173,6 +174,13 @@ def _serve(commands: argparse._SubParsersAction[Parser]) -> None:
         default=2.0,
         metavar="S",
         help="seconds a canceled batch stays canceling (default 2)",
+    )
+    serve.add_argument(
+        "--requests-per-minute",
+        type=RATE,
+        metavar="N",
+        help="rate-limit each API key as the API does: N per minute, a token bucket; "
+        "429 with retry-after over it (default: no limit)",
     )
 
 

@@ -10,10 +10,20 @@
         api.clock.advance(3600)                   # move emulated time, no sleeping
         api.inject(status=429, headers=(("retry-after", "1"),), route="delete")
 
+    with Emulator(requests_per_minute=50, frozen=True) as api:   # the API's rate limit
+        ...                                       # the 51st request in a minute is a 429
+        api.clock.advance(1.2)                    # one request's worth of refill
+        api.set_rate_limit(None)                  # at run time; None: no limit
+
 It serves create, list, retrieve, cancel and delete under
 /v1/messages/batches on HTTP/1.1 with keep-alive, checks the API key and the
 anthropic-version header, and answers with the API's bodies and error
-shapes. The standard library's threading HTTP server runs it: no dependency,
+shapes. With `requests_per_minute` it limits each API key as the API does
+(a token bucket: 429 `rate_limit_error` with `retry-after` over the limit,
+and the `anthropic-ratelimit-requests-*` headers on every authenticated
+answer; `_limits.py` says what follows the API's documentation and what is
+chosen).
+The standard library's threading HTTP server runs it: no dependency,
 a thread per connection, and plenty fast for tests and demos.
 """
 
@@ -22,6 +32,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ._limits import Limiter
 from ._server import Fault, Logged, Server
 from ._store import Batch, Clock, Store
 
@@ -40,6 +51,12 @@ class Emulator:
     cancel_time: emulated seconds a canceled batch stays `canceling`.
     seed: makes ids and request ids repeatable.
     frozen: emulated time moves only by `clock.advance()`.
+    requests_per_minute: the API's rate limit, a token bucket per API key
+      (x-api-key or bearer token) across all endpoints, refilled on the
+      emulator's clock; None (the default): no limit. Over it: 429 with
+      `retry-after`; with a limit, every authenticated answer carries the
+      `anthropic-ratelimit-requests-{limit,remaining,reset}` headers.
+      `set_rate_limit()` changes it at run time.
     """
 
     def __init__(
@@ -53,6 +70,7 @@ class Emulator:
         cancel_time: float = 2.0,
         seed: int | None = None,
         frozen: bool = False,
+        requests_per_minute: int | None = None,
     ) -> None:
         self.api_key = api_key
         self._tokens = frozenset((api_key, *auth_tokens))
@@ -60,6 +78,7 @@ class Emulator:
         self.store = Store(
             self.clock, processing_time=processing_time, cancel_time=cancel_time, seed=seed
         )
+        self._limiter = Limiter(self.clock, requests_per_minute)
         self._faults: list[Fault] = []
         self._log: list[Logged] = []
         self._lock = threading.Lock()
@@ -132,9 +151,22 @@ class Emulator:
 
     @property
     def requests(self) -> list[Logged]:
-        """Every request answered (or dropped) so far, in order."""
+        """Every request answered (or dropped) so far, in order; rate-limited
+        ones too (`status` 429)."""
         with self._lock:
             return list(self._log)
+
+    # -- rate limit ------------------------------------------------------------------
+
+    @property
+    def requests_per_minute(self) -> int | None:
+        """The rate limit per API key now, or None."""
+        return self._limiter.limit
+
+    def set_rate_limit(self, requests_per_minute: int | None) -> None:
+        """Change the rate limit (None: none); the next request sees it. Each
+        key keeps the tokens it has, capped at the new limit."""
+        self._limiter.set_limit(requests_per_minute)
 
     # -- faults ------------------------------------------------------------------------
 

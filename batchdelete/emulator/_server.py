@@ -1,5 +1,6 @@
 """The emulator's HTTP/1.1 side: the standard library's threading server
-with keep-alive, routing, authentication and fault injection."""
+with keep-alive, routing, authentication, fault injection and the rate
+limit (`_limits.py`: checked after authentication, before anything else)."""
 
 from __future__ import annotations
 
@@ -134,23 +135,44 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and self._apply(fault, route):
             return
         try:
-            self._authorize(emulator)
-            status, payload = self._dispatch(emulator, route, batch_id, query, body)
+            credential = self._authenticate(emulator)
         except ApiError as exc:
             self._error(exc.status, exc.error_type, exc.message, route)
             return
-        self._send(status, json.dumps(payload).encode(), route)
+        verdict = emulator._limiter.take(credential)
+        limits = verdict.headers if verdict is not None else ()
+        if verdict is not None and not verdict.allowed:
+            message = (
+                f"This request would exceed the rate limit of {verdict.limit} "
+                "requests per minute for this API key (emulated). See the response headers "
+                f"for current usage; retry after {verdict.retry_after} s."
+            )
+            retry = ("retry-after", str(verdict.retry_after))
+            self._error(429, "rate_limit_error", message, route, (*limits, retry))
+            return
+        try:
+            if not self.headers.get("anthropic-version"):
+                raise ApiError(
+                    400, "invalid_request_error", "anthropic-version: header is required"
+                )
+            status, payload = self._dispatch(emulator, route, batch_id, query, body)
+        except ApiError as exc:
+            self._error(exc.status, exc.error_type, exc.message, route, limits)
+            return
+        self._send(status, json.dumps(payload).encode(), route, limits)
 
-    def _authorize(self, emulator: Emulator) -> None:
+    def _authenticate(self, emulator: Emulator) -> str:
+        """The credential that the request authenticates with (its rate-limit bucket)."""
         key = self.headers.get("x-api-key")
         auth = self.headers.get("authorization") or ""
         token = auth[7:] if auth[:7].lower() == "bearer " else None
         if key is None and token is None:
             raise ApiError(401, "authentication_error", "x-api-key header is required")
-        if key != emulator.api_key and token not in emulator._tokens:
-            raise ApiError(401, "authentication_error", "invalid x-api-key")
-        if not self.headers.get("anthropic-version"):
-            raise ApiError(400, "invalid_request_error", "anthropic-version: header is required")
+        if key is not None and key == emulator.api_key:
+            return key
+        if token is not None and token in emulator._tokens:
+            return token
+        raise ApiError(401, "authentication_error", "invalid x-api-key")
 
     def _dispatch(
         self,
@@ -211,8 +233,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, body, route, fault.headers, cut=fault.drop == "during")
         return True
 
-    def _error(self, status: int, error_type: str, message: str, route: str | None) -> None:
-        self._send(status, _error_body(error_type, message), route)
+    def _error(
+        self,
+        status: int,
+        error_type: str,
+        message: str,
+        route: str | None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self._send(status, _error_body(error_type, message), route, headers)
 
     def _send(
         self,
