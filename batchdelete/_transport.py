@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import msgspec
 
@@ -90,11 +90,17 @@ def certificate_failure(exc: BaseException) -> BaseException | None:
     return _find_in_chain(exc, ssl.SSLCertVerificationError)
 
 
-class _MappedErrors:
-    __slots__ = ("_transport",)
+#: Called with a library's exception and what `translate()` made of it
+#: (maybe None); returns the error to raise instead (None: leave it alone).
+Refine = Callable[[Exception, "TransportError | None"], "TransportError | None"]
 
-    def __init__(self, transport: _Mapping) -> None:
+
+class _MappedErrors:
+    __slots__ = ("_refine", "_transport")
+
+    def __init__(self, transport: _Mapping, refine: Refine | None) -> None:
         self._transport = transport
+        self._refine = refine
 
     def __enter__(self) -> None:
         return None
@@ -103,6 +109,8 @@ class _MappedErrors:
         if exc is None or isinstance(exc, TransportError) or not isinstance(exc, Exception):
             return
         mapped = self._transport.translate(exc)
+        if self._refine is not None:
+            mapped = self._refine(exc, mapped)
         if mapped is not None:
             raise mapped from exc
 
@@ -138,15 +146,16 @@ class _Mapping:
                 return target(f"{type(exc).__name__}: {exc}")
         return None
 
-    def mapped_errors(self) -> _MappedErrors:
+    def mapped_errors(self, refine: Refine | None = None) -> _MappedErrors:
         """A context manager for a block of library calls: what the block
         raises is raised as the core error `translate()` finds, `from` the
         original; a `TransportError` passes as it is, and an exception
         `translate()` does not know is left alone (the client reports it as
         an unexpected failure). `asyncio.CancelledError` and
-        KeyboardInterrupt always pass. A plain object, not a generator: it
-        runs on every request."""
-        return _MappedErrors(self)
+        KeyboardInterrupt always pass. `refine` adds what only the request
+        knows (the proxy it went through, say). A plain object, not a
+        generator: it runs on every request."""
+        return _MappedErrors(self, refine)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}/{self.library_version}>"

@@ -196,8 +196,16 @@ class HttpxTransport(Transport):
 
     def send(self, spec: RequestSpec) -> RawResponse:
         client, proxy = self._route(spec.url)
-        connect, read, reading = spec.timeout.connect, spec.timeout.read, False
-        try:
+        connect, read = spec.timeout.connect, spec.timeout.read
+        reading = False  # once the request is built: what else it raises is the server's
+
+        def refine(exc: Exception, mapped: TransportError | None) -> TransportError | None:
+            mapped = mapped or (self._read_failure(exc) if reading else None)
+            if proxy is not None and mapped is not None:
+                mapped = proxy_failure(exc, proxy) or mapped
+            return mapped
+
+        with self.mapped_errors(refine):
             # Ours: a bare request (the spec's headers only); a user's client adds its own.
             build = self._request if self._owned else client.build_request
             request = build(spec.method, spec.url, headers=spec.headers, content=spec.body)
@@ -224,15 +232,6 @@ class HttpxTransport(Transport):
                     return self._read(response, spec)
                 finally:
                     response.close()  # before the end of the body: the connection is dropped
-        except TransportError:
-            raise
-        except Exception as exc:
-            mapped = self._failure(exc, reading)
-            if proxy is not None and mapped is not None:
-                mapped = proxy_failure(exc, proxy) or mapped
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     def _read(self, response: httpx.Response, spec: RequestSpec) -> RawResponse:
         status = response.status_code
@@ -250,12 +249,11 @@ class HttpxTransport(Transport):
                 raise TransportTimeoutError("The request's deadline passed while reading the body.")
         return RawResponse(status, headers, reader.finish())
 
-    def _failure(self, exc: Exception, reading: bool) -> TransportError | None:
-        """The core error for what building, sending or reading raised, or
-        None for a bug of ours or of a user's transport."""
-        mapped = self.translate(exc)
-        if mapped is not None or not reading:
-            return mapped
+    @staticmethod
+    def _read_failure(exc: Exception) -> TransportError | None:
+        """What sending or reading raised that httpx does not map: the
+        deadline, or a response that broke the reading; None for a bug of
+        ours or of a user's transport."""
         if isinstance(exc, TimeoutError):
             return TransportTimeoutError(f"The request's deadline passed: {exc}")
         if isinstance(exc, READ_FAILURES):

@@ -152,28 +152,23 @@ class RequestsTransport(Transport):
         if self._owned:
             scheme, _, rest = spec.url.partition("://")
             proxies = self._proxies_for(f"{scheme}://{rest.partition('/')[0]}")
-        try:
-            with deadline_scope(spec.deadline):
-                response = self._session.request(
-                    spec.method,
-                    spec.url,
-                    headers=dict(spec.headers),
-                    data=spec.body,
-                    timeout=(spec.timeout.connect, spec.timeout.read),
-                    allow_redirects=False,
-                    proxies=proxies,
-                    stream=True,
-                )
-                return read_body(spec, response.raw)
-        except TransportError:
-            raise
-        except Exception as exc:
-            mapped = self.translate(exc)
-            if proxies:
-                mapped = proxy_failure(exc, mapped, next(iter(proxies.values())))
-            if mapped is None:
-                raise
-            raise mapped from exc
+        proxy = next(iter(proxies.values())) if proxies else None
+
+        def via_proxy(exc: Exception, mapped: TransportError | None) -> TransportError | None:
+            return mapped if proxy is None else proxy_failure(exc, mapped, proxy)
+
+        with self.mapped_errors(via_proxy), deadline_scope(spec.deadline):
+            response = self._session.request(
+                spec.method,
+                spec.url,
+                headers=dict(spec.headers),
+                data=spec.body,
+                timeout=(spec.timeout.connect, spec.timeout.read),
+                allow_redirects=False,
+                proxies=proxies,
+                stream=True,
+            )
+            return read_body(spec, response.raw)
 
     def _after_fork(self) -> None:
         """In a forked child: new pools for the owned adapters; the parent's

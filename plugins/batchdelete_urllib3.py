@@ -295,8 +295,14 @@ class Urllib3Transport(Transport):
             return fresh.pool.urlopen(spec.method, path, assert_same_host=False, **options)
 
     def send(self, spec: RequestSpec) -> RawResponse:
-        route = None
-        try:
+        route: Any = None
+
+        def via_proxy(exc: Exception, mapped: TransportError | None) -> TransportError | None:
+            if route is not None and route.proxy is not None:
+                return proxy_failure(exc, mapped, route.proxy)
+            return mapped
+
+        with self.mapped_errors(via_proxy):
             if self._direct:
                 url = spec.url
                 slash = url.find("/", url.find("://") + 3)
@@ -308,22 +314,13 @@ class Urllib3Transport(Transport):
                         self._routes[origin] = route
             with deadline_scope(spec.deadline):
                 return read_body(spec, self._urlopen(spec, route))
-        except TransportError:
-            raise
-        except Exception as exc:
-            mapped = self._mapped(exc)
-            if route is not None and route.proxy is not None:
-                mapped = proxy_failure(exc, mapped, route.proxy)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
-    def _mapped(self, exc: Exception) -> TransportError | None:
+    def translate(self, exc: BaseException) -> TransportError | None:
         # A MaxRetryError (a user's pool with retries on) says more by its reason.
         reason: Any = getattr(exc, "reason", None)
         if isinstance(reason, Exception) and type(exc).__name__ == "MaxRetryError":
-            return self.translate(reason) or self.translate(exc)
-        return self.translate(exc)
+            return super().translate(reason) or super().translate(exc)
+        return super().translate(exc)
 
     def close(self) -> None:
         self._routes.clear()
