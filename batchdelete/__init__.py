@@ -42,6 +42,7 @@ from ._errors import (
     UnprocessableEntityError,
 )
 from ._ids import BATCH_ID_PATTERN, InvalidBatchIdError, check_batch_id, parse_batch_ids
+from ._journal import Journal
 from ._models import (
     AnthropicBeta,
     BetaDeletedMessageBatch,
@@ -97,6 +98,7 @@ __all__ = [
     "GatewayTimeoutError",
     "InternalServerError",
     "InvalidBatchIdError",
+    "Journal",
     "MessageBatch",
     "MessageBatchPage",
     "NotFoundError",

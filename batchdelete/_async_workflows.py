@@ -5,6 +5,7 @@ the concurrency (tasks instead of threads) are written here."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -13,6 +14,7 @@ from ._async_client import AsyncClient
 from ._errors import BatchDeleteError
 from ._ids import check_batch_id, check_batch_ids
 from ._jobs import DEFAULT_WAIT_TIMEOUT, Op, Outcome, Step, adrive, delete_flow, wait_flow
+from ._journal import Journal, open_journal
 from ._models import MessageBatch
 from ._workflows import check_concurrency, failed
 
@@ -79,6 +81,7 @@ async def adelete_many(
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     betas: Iterable[str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    journal: str | os.PathLike[str] | Journal | None = None,
 ) -> list[Outcome]:
     """`delete_many` with tasks: `concurrency` batches in flight (at most
     64), outcomes in the order they finish; one failure never stops the
@@ -87,9 +90,37 @@ async def adelete_many(
     and leaves no task behind; an exception from `on_outcome` does the
     same and is raised. A cancelled request may have reached the API
     already: its batch has no outcome, and may be gone (run again with
-    `missing_ok=True` to finish)."""
+    `missing_ok=True` to finish).
+
+    `journal`: as for `delete_many` (done ones skipped without an outcome,
+    failed ones tried again, each outcome recorded before `on_outcome`; an
+    `OSError` writing it ends the run as an exception from `on_outcome`
+    does); a cancelled batch has no line, so the next run tries it again."""
     check_concurrency(concurrency)
     ids = check_batch_ids(batch_ids)
+    log, owned = open_journal(journal)
+    try:
+        if log is not None:
+            ids = log.pending(ids)
+        return await _adelete_many(
+            client, ids, concurrency, force, missing_ok, wait_timeout, betas, on_outcome, log
+        )
+    finally:
+        if owned and log is not None:
+            log.close()
+
+
+async def _adelete_many(
+    client: AsyncClient,
+    ids: list[str],
+    concurrency: int,
+    force: bool,
+    missing_ok: bool,
+    wait_timeout: float,
+    betas: Iterable[str] | None,
+    on_outcome: Callable[[Outcome], None] | None,
+    journal: Journal | None,
+) -> list[Outcome]:
     beta_list = None if betas is None else list(betas)
     do = _doer(client, beta_list)
     queue = iter(ids)
@@ -106,6 +137,8 @@ async def adelete_many(
             except BatchDeleteError as exc:
                 outcome = failed(batch_id, exc, started)
             outcomes.append(outcome)
+            if journal is not None:
+                journal.record(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
 

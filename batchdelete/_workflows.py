@@ -3,6 +3,7 @@ cancel-then-delete one (`_jobs.delete_flow`), many on threads."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ from ._jobs import (
     drive,
     wait_flow,
 )
+from ._journal import Journal, open_journal
 from ._models import MessageBatch
 from ._prune import check_prune_filters, parse_duration, parse_moment, select_for_prune
 
@@ -152,6 +154,7 @@ def delete_many(
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     betas: Iterable[str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    journal: str | os.PathLike[str] | Journal | None = None,
 ) -> list[Outcome]:
     """Delete every batch, `concurrency` at a time on threads; one failure
     never stops the others. Outcomes come in the order they finish (also
@@ -161,9 +164,49 @@ def delete_many(
 
     Every id is checked before the first request (`InvalidBatchIdError`, a
     ValueError, names the first bad one) and duplicates are deleted once;
-    a `str` or `bytes` instead of a list of ids is a `TypeError`."""
+    a `str` or `bytes` instead of a list of ids is a `TypeError`.
+
+    `journal` (a path, opened and closed here, or an open `Journal`) makes
+    the run resumable: each finished outcome is recorded in it before
+    `on_outcome` sees it, and the batches it already records as deleted or
+    missing are skipped: no request, and no outcome (the statuses stay
+    "deleted", "missing", "failed"; the skipped ones are the ids left
+    without one, and `Journal.pending(ids)` tells beforehand which will be
+    sent). Failed ones are tried again. A journal that cannot be read is a
+    `ConfigurationError` before any request; one that cannot be written
+    raises its `OSError` once the batches under way have finished."""
     check_concurrency(concurrency)
     ids = check_batch_ids(batch_ids)
+    log, owned = open_journal(journal)
+    try:
+        return _delete_many(
+            client,
+            ids if log is None else log.pending(ids),
+            concurrency=concurrency,
+            force=force,
+            missing_ok=missing_ok,
+            wait_timeout=wait_timeout,
+            betas=betas,
+            on_outcome=on_outcome,
+            journal=log,
+        )
+    finally:
+        if owned and log is not None:
+            log.close()
+
+
+def _delete_many(
+    client: Client,
+    ids: list[str],
+    *,
+    concurrency: int,
+    force: bool,
+    missing_ok: bool,
+    wait_timeout: float,
+    betas: Iterable[str] | None,
+    on_outcome: Callable[[Outcome], None] | None,
+    journal: Journal | None,
+) -> list[Outcome]:
     beta_list = None if betas is None else list(betas)
     stop = threading.Event()  # set on Ctrl-C: forced waits end at once
 
@@ -190,6 +233,8 @@ def delete_many(
         for future in done:
             if not future.cancelled():
                 outcomes.append(future.result())
+                if journal is not None:
+                    journal.record(outcomes[-1])
                 if on_outcome is not None:
                     on_outcome(outcomes[-1])
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, TextIO
 
 import msgspec
@@ -13,6 +14,7 @@ import msgspec
 from .._async_client import AsyncClient
 from .._async_workflows import adelete_many
 from .._client import Client
+from .._journal import Journal
 from .._models import MessageBatch
 from .._workflows import Outcome, delete_many
 from ._commands import make_async_client, make_client, read_ids
@@ -25,27 +27,41 @@ __all__ = ["Progress", "Report", "arun_deletes", "delete", "prune", "run_deletes
 
 def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     ids = read_ids(args, stdin)  # before the client: a bad id sends nothing
-    if args.use_async:
-        reports: list[Report] = []
-        return _in_loop(_adelete(args, ids, out, err, reports), reports)
-    with make_client(args) as client:
-        report = Report(ids, args, out, err, client.transport.name)
-        return run_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
+    with _journal(args):  # before the client: a bad journal sends nothing
+        if args.use_async:
+            reports: list[Report] = []
+            return _in_loop(_adelete(args, ids, out, err, reports), reports)
+        with make_client(args) as client:
+            report = Report(ids, args, out, err, client.transport.name)
+            return run_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
 
 
 def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     filters = parse_filters(args, required=True)  # before any request
-    if args.use_async:
-        reports: list[Report] = []
-        return _in_loop(_aprune(args, filters, out, err, reports), reports)
-    with make_client(args) as client:
-        chosen = select(list_all(client, args.betas), filters, args, err, doing=DOING)
-        if not chosen.matched or not args.yes:
-            _show_plan(chosen, args, out)
-            return EXIT_OK
-        ids = [b.id for b in chosen.matched]
-        report = Report(ids, args, out, err, client.transport.name)
-        return run_deletes(client, ids, report, force=args.include_running, missing_ok=True)
+    with _journal(args):
+        if args.use_async:
+            reports: list[Report] = []
+            return _in_loop(_aprune(args, filters, out, err, reports), reports)
+        with make_client(args) as client:
+            chosen = select(list_all(client, args.betas), filters, args, err, doing=DOING)
+            if not chosen.matched or not args.yes:
+                _show_plan(chosen, args, out)
+                return EXIT_OK
+            ids = [b.id for b in chosen.matched]
+            report = Report(ids, args, out, err, client.transport.name)
+            return run_deletes(client, ids, report, force=args.include_running, missing_ok=True)
+
+
+@contextlib.contextmanager
+def _journal(args: argparse.Namespace) -> Iterator[None]:
+    """With --journal, `args.journal` becomes the open `Journal` (read now,
+    before any request) and is closed at the end."""
+    if args.journal is None:
+        yield
+        return
+    with Journal(args.journal) as journal:
+        args.journal = journal
+        yield
 
 
 DOING = "cancel and delete"
@@ -202,10 +218,14 @@ class Report:
     ) -> None:
         self.ids, self.json, self.out, self.err = ids, args.json, out, err
         self.work = _work(args)  # how delete_many / adelete_many are to work
+        journal: Journal | None = self.work["journal"]
+        # With --journal, the ids it records as done are skipped (None: no journal).
+        self.todo = ids if journal is None else journal.pending(ids)
+        self.skipped = None if journal is None else len(ids) - len(self.todo)
         self.transport = transport
         # The async path: Ctrl-C cancels the requests under way; what to run after.
         self.again = again
-        self.progress = Progress(err, len(ids), quiet=args.verbose)
+        self.progress = Progress(err, len(self.todo), quiet=args.verbose)
         self.outcomes: list[Outcome] = []
         self.code = EXIT_OK
         self.started = time.monotonic()
@@ -226,15 +246,16 @@ class Report:
     def finished(self) -> int:
         self.progress.clear()
         outcomes = self.outcomes
-        if len(outcomes) > 1:
+        if len(outcomes) > 1 or self.skipped is not None:
             deleted = sum(o.status == "deleted" for o in outcomes)
             canceled = sum(o.canceled for o in outcomes)
             gone = sum(o.status == "missing" for o in outcomes)
             failed = sum(not o.ok for o in outcomes)
+            skipped = "" if self.skipped is None else f"; {self.skipped} skipped as already done"
             self.err.write(
                 f"batchdelete: {deleted} deleted ({canceled} after canceling), {gone} already "
                 f"gone, {failed} failed, of {len(outcomes)} batches in "
-                f"{time.monotonic() - self.started:.1f} s.\n"
+                f"{time.monotonic() - self.started:.1f} s{skipped}.\n"
             )
         return self.code
 
@@ -242,7 +263,7 @@ class Report:
         self.progress.clear()
         finished = {o.id for o in self.outcomes}
         deleted = [o.id for o in self.outcomes if o.ok]
-        left = [i for i in dict.fromkeys(self.ids) if i not in finished]
+        left = [i for i in dict.fromkeys(self.todo) if i not in finished]
         more = " ..." if len(left) > 20 else ""
         self.err.write(
             f"batchdelete: interrupted. Done: {len(deleted)} "
@@ -262,6 +283,7 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "wait_timeout": args.wait_timeout,
         "betas": args.betas,
+        "journal": getattr(args, "journal", None),  # an open Journal (see `_journal`)
     }
 
 

@@ -113,6 +113,13 @@ def _work() -> Parser:
         help="batches worked on at once (default 4, at most 64)",
     )
     group.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="record each finished batch in FILE (JSON lines, created if absent) and skip "
+        "the batches it records as deleted or already gone: after a crash or Ctrl-C, run "
+        "the same command again to resume (failed ones are tried again)",
+    )
+    group.add_argument(
         "--async",
         dest="use_async",
         action="store_true",
