@@ -20,6 +20,7 @@ from .._workflows import Outcome, delete_many
 from ._commands import make_async_client, make_client, read_ids
 from ._exits import EXIT_INTERRUPTED, EXIT_OK, exit_code_for
 from ._output import describe, write_json
+from ._report import ReportFile, open_report
 from ._select import Filters, Selection, alist_all, list_all, parse_filters, select
 
 __all__ = ["Progress", "Report", "arun_deletes", "delete", "prune", "run_deletes"]
@@ -27,7 +28,8 @@ __all__ = ["Progress", "Report", "arun_deletes", "delete", "prune", "run_deletes
 
 def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     ids = read_ids(args, stdin)  # before the client: a bad id sends nothing
-    with _journal(args):  # before the client: a bad journal sends nothing
+    # Before the client: a bad journal or report sends nothing.
+    with _journal(args), open_report(args):
         if args.use_async:
             reports: list[Report] = []
             return _in_loop(_adelete(args, ids, out, err, reports), reports)
@@ -38,7 +40,7 @@ def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) ->
 
 def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     filters = parse_filters(args, required=True)  # before any request
-    with _journal(args):
+    with _journal(args), open_report(args):
         if args.use_async:
             reports: list[Report] = []
             return _in_loop(_aprune(args, filters, out, err, reports), reports)
@@ -223,6 +225,7 @@ class Report:
         self.todo = ids if journal is None else journal.pending(ids)
         self.skipped = None if journal is None else len(ids) - len(self.todo)
         self.transport = transport
+        self.file: ReportFile | None = getattr(args, "report", None)  # see `open_report`
         # The async path: Ctrl-C cancels the requests under way; what to run after.
         self.again = again
         self.progress = Progress(err, len(self.todo), quiet=args.verbose)
@@ -233,6 +236,8 @@ class Report:
     def __call__(self, o: Outcome) -> None:
         self.outcomes.append(o)
         self.progress.clear()
+        if self.file is not None:
+            self.file.write(o, self.transport)
         if self.json:
             write_json(self.out, _json_row(o, self.transport))
         elif o.ok:

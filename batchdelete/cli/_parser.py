@@ -11,6 +11,7 @@ from .._client import DEFAULT_API_VERSION
 from .._version import __version__
 from .._workflows import DEFAULT_WAIT_TIMEOUT
 from ._exits import EXIT_CODES, UsageError
+from ._report import report_format
 
 __all__ = ["Parser", "build_parser"]
 
@@ -46,6 +47,14 @@ CONCURRENCY = _number(int, 1, 64, "a whole number from 1 to 64")
 PORT = _number(int, 0, 65535, "a port number")
 COUNT = _number(int, 0, 100_000, "a whole number of batches")
 RATE = _number(int, 1, 1_000_000, "a whole number of requests per minute, 1 or more")
+
+
+def _report_file(text: str) -> str:
+    try:
+        report_format(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _connection() -> Parser:
@@ -118,6 +127,15 @@ def _work() -> Parser:
         help="record each finished batch in FILE (JSON lines, created if absent) and skip "
         "the batches it records as deleted or already gone: after a crash or Ctrl-C, run "
         "the same command again to resume (failed ones are tried again)",
+    )
+    group.add_argument(
+        "--report",
+        type=_report_file,
+        metavar="FILE",
+        help="write every batch's outcome of this run to FILE (replaced if present), a row "
+        "as each finishes: JSON lines if FILE ends in .jsonl or .json, CSV if in .csv. "
+        "Fields: id, status, canceled, attempts, request_id, elapsed_ms, error, message, "
+        "transport. With --journal, the batches skipped as already done are not in it",
     )
     group.add_argument(
         "--async",
