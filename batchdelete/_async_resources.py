@@ -1,7 +1,7 @@
 """The SDK-shaped surface of `AsyncClient`: `_resources.py`'s operations,
 each a coroutine (`list()` an async iterator). Only the signatures and the
-`await`s are written twice; URLs, checks, paging and the calls themselves
-are `BaseClient`'s."""
+`await`s are written twice; URLs, checks and the calls themselves are
+`BaseClient`'s, and paging is `_resources.next_after`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
-from ._resources import APIResponse
+from ._resources import APIResponse, next_after
 from ._spec import Timeout
 
 if TYPE_CHECKING:
@@ -104,8 +104,6 @@ class AsyncOperations(Generic[T]):
         extra_headers: Headers = None,
     ) -> AsyncIterator[MessageBatch]:
         """Every batch, newest first, fetching `limit` per page as it goes."""
-        from ._base import next_after
-
         after_id: str | None = None
         while True:
             page = await self.list_page(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from ._errors import APIResponseValidationError, ConfigurationError, TransportError
+from ._errors import ConfigurationError, TransportError
 from ._flow import Call, FlowSettings
 from ._hooks import Hooks
 from ._models import MessageBatchPage
@@ -302,21 +302,6 @@ class BaseClient:
             f"batch proves nothing: nothing was deleted. {hint}"
         )
         return ConfigurationError(self._route_missing)
-
-
-def next_after(page: MessageBatchPage, after_id: str | None) -> str | None:
-    """Where the next page of a listing starts, or None after the last."""
-    if not page.has_more or not page.data:
-        return None
-    if not page.last_id or page.last_id == after_id:
-        raise APIResponseValidationError(
-            "The API said more batches follow but gave no new last_id to "
-            "continue from; stopping instead of looping.",
-            status_code=200,
-            body=b"",
-            headers={},
-        )
-    return page.last_id
 
 
 def _no_proxy(url: str) -> str | None:

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import msgspec
 
+from ._errors import APIResponseValidationError
 from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
 from ._spec import Timeout
 
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["APIResponse", "Batches", "Operations", "RawBatches", "_Beta", "_Messages"]
+__all__ = ["APIResponse", "Batches", "Operations", "RawBatches", "_Beta", "_Messages", "next_after"]
 
 T = TypeVar("T", bound=DeletedMessageBatch)
 R = TypeVar("R")
@@ -45,6 +46,21 @@ class APIResponse(msgspec.Struct, Generic[R], frozen=True):
 
     def parse(self) -> R:
         return self.data
+
+
+def next_after(page: MessageBatchPage, after_id: str | None) -> str | None:
+    """Where the next page of a listing starts, or None after the last."""
+    if not page.has_more or not page.data:
+        return None
+    if not page.last_id or page.last_id == after_id:
+        raise APIResponseValidationError(
+            "The API said more batches follow but gave no new last_id to "
+            "continue from; stopping instead of looping.",
+            status_code=200,
+            body=b"",
+            headers={},
+        )
+    return page.last_id
 
 
 class Operations(Generic[T]):
@@ -130,8 +146,6 @@ class Operations(Generic[T]):
         extra_headers: Headers = None,
     ) -> Iterator[MessageBatch]:
         """Every batch, newest first, fetching `limit` per page as it goes."""
-        from ._base import next_after
-
         after_id: str | None = None
         while True:
             page = self.list_page(
