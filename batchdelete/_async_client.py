@@ -10,8 +10,9 @@ from typing import Any, ClassVar, TypeVar
 from ._async_resources import AsyncOperations, _AsyncBeta, _AsyncMessages
 from ._base import BaseClient
 from ._errors import ConfigurationError, NotFoundError, TransportError
-from ._flow import Call, Send, call_flow
+from ._flow import Admit, Call, Send, call_flow
 from ._models import DeletedMessageBatch
+from ._pace import PACE, AsyncLimiter, Ticket
 from ._registry import resolve_async_transport
 from ._resources import APIResponse
 from ._spec import RequestSpec, Timeout
@@ -118,19 +119,29 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
 
     async def _run(self, call: Call) -> APIResponse[Any]:
         """Drive the call's flow (`_flow.call_flow`) with `await`."""
-        flow = call_flow(call, self._settings)
-        step = next(flow)
-        while True:
-            result: RawResponse | TransportError | None = None
-            if isinstance(step, Send):
+        pace = PACE.get()
+        if not isinstance(pace, AsyncLimiter):  # a bulk run's limiter, of this driver's kind
+            pace = None
+        flow = call_flow(call, self._settings, pace)
+        try:
+            step = next(flow)
+            while True:
+                result: RawResponse | TransportError | Ticket | None = None
+                if isinstance(step, Admit):
+                    assert pace is not None
+                    result = await pace.acquire(step.until)
+                elif isinstance(step, Send):
+                    try:
+                        result = await self._send(step.spec)
+                    except TransportError as exc:
+                        result = exc
+                else:
+                    await self._sleep(step.seconds)
                 try:
-                    result = await self._send(step.spec)
-                except TransportError as exc:
-                    result = exc
-            else:
-                await self._sleep(step.seconds)
-            try:
-                step = flow.send(result)
-            except StopIteration as done:
-                response: APIResponse[Any] = done.value
-                return response
+                    step = flow.send(result)
+                except StopIteration as done:
+                    response: APIResponse[Any] = done.value
+                    return response
+        except BaseException:  # the call ends here: the flow settles its turn
+            flow.close()
+            raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from ._async_client import AsyncClient
@@ -16,9 +16,11 @@ from ._ids import check_batch_id, check_batch_ids
 from ._jobs import DEFAULT_WAIT_TIMEOUT, Op, Outcome, Step, adrive, delete_flow, wait_flow
 from ._journal import Journal, open_journal
 from ._models import MessageBatch
+from ._pace import PACE, AsyncLimiter
+from ._progress import Progress, Tally
 from ._workflows import check_concurrency, failed
 
-__all__ = ["adelete_batch", "adelete_many", "await_until_ended"]
+__all__ = ["adelete_batch", "adelete_many", "arun_many", "await_until_ended"]
 
 
 def _doer(client: AsyncClient, betas: Iterable[str] | None) -> Callable[[Step], Awaitable[Any]]:
@@ -81,16 +83,18 @@ async def adelete_many(
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     betas: Iterable[str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     journal: str | os.PathLike[str] | Journal | None = None,
 ) -> list[Outcome]:
-    """`delete_many` with tasks: `concurrency` batches in flight (at most
-    64), outcomes in the order they finish; one failure never stops the
-    others. Cancelling the call (a task group torn down, Ctrl-C under
-    `asyncio.run`) cancels the deletions under way, waits for them to end
-    and leaves no task behind; an exception from `on_outcome` does the
-    same and is raised. A cancelled request may have reached the API
-    already: its batch has no outcome, and may be gone (run again with
-    `missing_ok=True` to finish).
+    """`delete_many` with tasks: at most `concurrency` requests in flight
+    (at most 64), paced by one limiter for the run as `delete_many` is,
+    outcomes in the order they finish, `on_progress` after each; one
+    failure never stops the others. Cancelling the call (a task group torn
+    down, Ctrl-C under `asyncio.run`) cancels the deletions under way,
+    waits for them to end and leaves no task behind; an exception from
+    `on_outcome` or `on_progress` does the same and is raised. A cancelled
+    request may have reached the API already: its batch has no outcome,
+    and may be gone (run again with `missing_ok=True` to finish).
 
     `journal`: as for `delete_many` (done ones skipped without an outcome,
     failed ones tried again, each outcome recorded before `on_outcome`; an
@@ -100,34 +104,51 @@ async def adelete_many(
     ids = check_batch_ids(batch_ids)
     log, owned = open_journal(journal)
     try:
-        if log is not None:
-            ids = log.pending(ids)
-        return await _adelete_many(
-            client, ids, concurrency, force, missing_ok, wait_timeout, betas, on_outcome, log
+        todo = ids if log is None else log.pending(ids)
+        return await arun_many(
+            client,
+            todo,
+            AsyncLimiter(concurrency),
+            total=len(todo),
+            force=force,
+            missing_ok=missing_ok,
+            wait_timeout=wait_timeout,
+            betas=betas,
+            on_outcome=on_outcome,
+            on_progress=on_progress,
+            journal=log,
         )
     finally:
         if owned and log is not None:
             log.close()
 
 
-async def _adelete_many(
+async def arun_many(
     client: AsyncClient,
-    ids: list[str],
-    concurrency: int,
+    ids: Iterable[str] | AsyncIterator[str],
+    limiter: AsyncLimiter,
+    *,
+    total: int | None,
     force: bool,
     missing_ok: bool,
     wait_timeout: float,
     betas: Iterable[str] | None,
     on_outcome: Callable[[Outcome], None] | None,
+    on_progress: Callable[[Progress], None] | None,
     journal: Journal | None,
 ) -> list[Outcome]:
+    """`adelete_many` on checked ids, which may be a lazy stream (an async
+    listing, read by one worker at a time as they free up, its requests
+    paced by `limiter` too)."""
     beta_list = None if betas is None else list(betas)
     do = _doer(client, beta_list)
-    queue = iter(ids)
+    tally = Tally(total, limiter)
     outcomes: list[Outcome] = []
+    take = _taker(ids)
 
     async def worker() -> None:
-        for batch_id in queue:  # one shared iterator: each id taken once
+        PACE.set(limiter)  # this task's own context
+        while (batch_id := await take()) is not None:
             started = time.monotonic()
             job = delete_flow(
                 batch_id, force=force, missing_ok=missing_ok, wait_timeout=wait_timeout
@@ -141,13 +162,39 @@ async def _adelete_many(
                 journal.record(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
+            progress = tally.add(outcome)
+            if on_progress is not None:
+                on_progress(progress)
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(ids)))]
+    count = limiter.pacer.ceiling if total is None else min(limiter.pacer.ceiling, total)
+    workers = [asyncio.ensure_future(worker()) for _ in range(count)]
     try:
         await asyncio.gather(*workers)
     except BaseException:
+        limiter.stop()
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         raise
     return outcomes
+
+
+def _taker(ids: Iterable[str] | AsyncIterator[str]) -> Callable[[], Awaitable[str | None]]:
+    """The next id for a worker, None at the end: one shared iterator, each
+    id taken once; an async one read under a lock (an async generator
+    cannot be resumed by two tasks at once)."""
+    if not isinstance(ids, AsyncIterator):
+        queue = iter(ids)
+
+        async def take_sync() -> str | None:
+            return next(queue, None)
+
+        return take_sync
+    lock = asyncio.Lock()
+    stream = ids
+
+    async def take() -> str | None:
+        async with lock:
+            return await anext(stream, None)
+
+    return take

@@ -1,6 +1,7 @@
 """The call flow, without I/O: a generator that yields what to do (`Send` a
-request, `Sleep` before a retry) and is sent what happened (the
-`RawResponse`, or the `TransportError` the transport raised). It owns the
+request, `Sleep` before a retry, and in a bulk run `Admit`: wait for the
+run's limiter, `_pace.py`) and is sent what happened (the `RawResponse`,
+or the `TransportError` the transport raised; the limiter's `Ticket`). It owns the
 attempts, the deadline, hooks, logging, the retry decision, error building
 and decoding; a driver (`Client`) only does the I/O. Like httpx's
 `Auth.auth_flow`, it is driven the same way by a blocking or an async
@@ -32,15 +33,17 @@ from ._errors import (
     TransportError,
     mask_userinfo,
 )
+from ._pace import AsyncLimiter, Limiter, Ticket
 from ._resources import APIResponse
 from ._retry import plan_retry, should_retry
 from ._spec import DEFAULT_MAX_ERROR_BYTES, RequestSpec, Timeout
 from ._transport import RawResponse
 
-__all__ = ["Call", "FlowSettings", "Send", "Sleep", "call_flow"]
+__all__ = ["Admit", "Call", "FlowSettings", "Send", "Sleep", "call_flow"]
 
 log = logging.getLogger("batchdelete")
 R = TypeVar("R")
+MAX_PACED_429 = 10  # 429s per call waited for by the run's limiter, not counted as retries
 
 
 class Send(NamedTuple):
@@ -53,6 +56,14 @@ class Sleep(NamedTuple):
     """Wait this many seconds before the next attempt; answer with None."""
 
     seconds: float
+
+
+class Admit(NamedTuple):
+    """Wait for the run's limiter to let a request go, but not past `until`
+    (monotonic; None: no deadline); answer with its `Ticket`, or None when
+    `until` came first."""
+
+    until: float | None
 
 
 class Call(NamedTuple):
@@ -77,7 +88,9 @@ class FlowSettings(NamedTuple):
     proxy_for: Callable[[str], str | None]
 
 
-Flow = Generator["Send | Sleep", "RawResponse | TransportError | None", APIResponse[Any]]
+Flow = Generator[
+    "Send | Sleep | Admit", "RawResponse | TransportError | Ticket | None", APIResponse[Any]
+]
 
 
 def _path(url: str) -> str:
@@ -146,15 +159,20 @@ def _on_response(
     return request_id
 
 
-def call_flow(call: Call, settings: FlowSettings) -> Flow:
+def call_flow(
+    call: Call, settings: FlowSettings, pace: Limiter | AsyncLimiter | None = None
+) -> Flow:
     """The attempts of one call, as steps; returns the `APIResponse` or
-    raises the call's `APIError`."""
+    raises the call's `APIError`. With `pace` (a bulk run's limiter), each
+    attempt waits for its turn and is settled with it, and a 429 it waits
+    for (up to `MAX_PACED_429` a call) does not count against the retries."""
     method, url, hooks, tname = call.method, call.url, settings.hooks, settings.transport
     start = time.monotonic()
     limits = call.limits
     call_end = None if limits.deadline is None else start + limits.deadline
     note = ""
     attempt = 0
+    paced = 0  # 429s waited for by the limiter
     while True:
         attempt += 1
         if call_end is not None and call_end - time.monotonic() <= 0:
@@ -162,16 +180,34 @@ def call_flow(call: Call, settings: FlowSettings) -> Flow:
                 f"The call's deadline of {limits.deadline:g} s passed before attempt {attempt}.",
                 attempts=attempt - 1,
             )
+        ticket: Ticket | None = None
+        if pace is not None:
+            turn = yield Admit(call_end)
+            if not isinstance(turn, Ticket):
+                raise APITimeoutError(
+                    f"The call's deadline of {limits.deadline:g} s passed while waiting for "
+                    "the rate limit.",
+                    attempts=attempt - 1,
+                )
+            ticket = turn
         spec = attempt_spec(call, settings, call_end)
         if hooks.active("on_request"):
             hooks.on_request(
                 method=method, url=url, headers=call.headers, attempt=attempt, transport=tname
             )
         sent_at = time.monotonic()
-        result = yield Send(spec)
+        try:
+            result = yield Send(spec)
+        except GeneratorExit:  # the driver gave up on the call (an exception, a cancel)
+            if pace is not None and ticket is not None:
+                pace.settle(ticket, None)
+            raise
         cause: TransportError | None = None
+        paced_wait: float | None = None
         error: APIError
         if isinstance(result, TransportError):
+            if pace is not None and ticket is not None:
+                pace.settle(ticket, None)
             cause = result
             error = connection_error(result, url, attempt)
             retryable = isinstance(result, RETRYABLE_TRANSPORT_ERRORS) and not isinstance(
@@ -193,6 +229,8 @@ def call_flow(call: Call, settings: FlowSettings) -> Flow:
             assert isinstance(result, RawResponse)
             request_id = _on_response(call, settings, result, attempt, time.monotonic() - sent_at)
             if 200 <= result.status < 300:
+                if pace is not None and ticket is not None:
+                    pace.settle(ticket, result.status, result.headers)
                 try:
                     data = decode(result, call.model, attempt)
                 except APIResponseValidationError as invalid:
@@ -216,10 +254,34 @@ def call_flow(call: Call, settings: FlowSettings) -> Flow:
             error = status
             retryable = should_retry(result.status, result.headers)
             requested = status.retry_after
+            if pace is not None and ticket is not None:
+                pause = pace.settle(ticket, result.status, result.headers, requested)
+                if (
+                    result.status == 429
+                    and retryable
+                    and paced < MAX_PACED_429
+                    and (requested is None or requested <= settings.max_retry_wait)
+                ):
+                    paced_wait = pause
         hooks.on_error(method=method, url=url, attempt=attempt, transport=tname, error=error)
+        if paced_wait is not None:  # the run's limiter waits for it, every worker alike
+            paced += 1
+            log.info(
+                "%s %s was rate limited on attempt %d; the run waits %.3f s.",
+                *(method, _path(url), attempt, paced_wait),
+            )
+            hooks.on_retry(
+                method=method,
+                url=url,
+                attempt=attempt,
+                transport=tname,
+                wait=paced_wait,
+                error=error,
+            )
+            continue
         plan = plan_retry(
             retryable=retryable,
-            retries_done=attempt - 1,
+            retries_done=attempt - 1 - paced,
             max_retries=settings.max_retries,
             requested=requested,
             rand=settings.random(),

@@ -26,6 +26,8 @@ from ._jobs import (
 )
 from ._journal import Journal, open_journal
 from ._models import MessageBatch
+from ._pace import PACE, Limiter
+from ._progress import Progress, Tally
 from ._prune import check_prune_filters, parse_duration, parse_moment, select_for_prune
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ __all__ = [
     "BatchRunningError",
     "CancelTimeoutError",
     "Outcome",
+    "Progress",
     "StoppedError",
     "check_concurrency",
     "check_prune_filters",
@@ -45,6 +48,7 @@ __all__ = [
     "failed",
     "parse_duration",
     "parse_moment",
+    "run_many",
     "select_for_prune",
     "wait_until_ended",
 ]
@@ -154,13 +158,22 @@ def delete_many(
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     betas: Iterable[str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     journal: str | os.PathLike[str] | Journal | None = None,
 ) -> list[Outcome]:
-    """Delete every batch, `concurrency` at a time on threads; one failure
-    never stops the others. Outcomes come in the order they finish (also
-    passed to `on_outcome` as they do). On KeyboardInterrupt, batches not
-    started are dropped, those under way finish, and the interrupt is
-    raised again.
+    """Delete every batch on threads, at most `concurrency` requests in
+    flight; one failure never stops the others. Outcomes come in the order
+    they finish (also passed to `on_outcome` as they do, and the run's
+    `Progress` to `on_progress` after each). On KeyboardInterrupt, batches
+    not started are dropped, those under way finish (a wait for a turn or
+    for a canceled batch ends at once, as failed with `StoppedError`), and
+    the interrupt is raised again.
+
+    One limiter paces the whole run by what the server says (`_pace.py`):
+    the rate-limit headers set the pace before any 429; a 429 pauses every
+    worker for its `retry-after`, and is not counted against the batch's
+    retries; 429s and 5xx answers halve the requests in flight, successes
+    grow them back to `concurrency`.
 
     Every id is checked before the first request (`InvalidBatchIdError`, a
     ValueError, names the first bad one) and duplicates are deleted once;
@@ -179,15 +192,18 @@ def delete_many(
     ids = check_batch_ids(batch_ids)
     log, owned = open_journal(journal)
     try:
-        return _delete_many(
+        todo = ids if log is None else log.pending(ids)
+        return run_many(
             client,
-            ids if log is None else log.pending(ids),
-            concurrency=concurrency,
+            todo,
+            Limiter(concurrency),
+            total=len(todo),
             force=force,
             missing_ok=missing_ok,
             wait_timeout=wait_timeout,
             betas=betas,
             on_outcome=on_outcome,
+            on_progress=on_progress,
             journal=log,
         )
     finally:
@@ -195,23 +211,30 @@ def delete_many(
             log.close()
 
 
-def _delete_many(
+def run_many(
     client: Client,
-    ids: list[str],
+    ids: Iterable[str],
+    limiter: Limiter,
     *,
-    concurrency: int,
+    total: int | None,
     force: bool,
     missing_ok: bool,
     wait_timeout: float,
     betas: Iterable[str] | None,
     on_outcome: Callable[[Outcome], None] | None,
+    on_progress: Callable[[Progress], None] | None,
     journal: Journal | None,
 ) -> list[Outcome]:
+    """`delete_many` on checked ids, which may be a lazy stream (a listing):
+    it is read only as workers free up, and its own requests, made in this
+    thread, are paced by `limiter` too."""
     beta_list = None if betas is None else list(betas)
     stop = threading.Event()  # set on Ctrl-C: forced waits end at once
+    tally = Tally(total, limiter)
 
     def one(batch_id: str) -> Outcome:
         started = time.monotonic()
+        turn = PACE.set(limiter)
         try:
             return delete_batch(
                 client,
@@ -224,6 +247,8 @@ def _delete_many(
             )
         except BatchDeleteError as exc:
             return failed(batch_id, exc, started)
+        finally:
+            PACE.reset(turn)
 
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -232,19 +257,24 @@ def _delete_many(
     def collect(done: Iterable[Future[Outcome]]) -> None:
         for future in done:
             if not future.cancelled():
-                outcomes.append(future.result())
+                outcome = future.result()
+                outcomes.append(outcome)
                 if journal is not None:
-                    journal.record(outcomes[-1])
+                    journal.record(outcome)
                 if on_outcome is not None:
-                    on_outcome(outcomes[-1])
+                    on_outcome(outcome)
+                progress = tally.add(outcome)
+                if on_progress is not None:
+                    on_progress(progress)
 
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batchdelete")
+    ceiling = limiter.pacer.ceiling
+    pool = ThreadPoolExecutor(max_workers=ceiling, thread_name_prefix="batchdelete")
     pending: set[Future[Outcome]] = set()
+    turn = PACE.set(limiter)  # a listing read below is paced with the rest
     try:
-        queue = iter(ids)
-        for batch_id in queue:  # keep at most `concurrency` submitted at once
+        for batch_id in ids:  # keep at most `ceiling` submitted at once
             pending.add(pool.submit(one, batch_id))
-            if len(pending) >= concurrency:
+            if len(pending) >= ceiling:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 collect(done)
         while pending:
@@ -252,11 +282,13 @@ def _delete_many(
             collect(done)
     except KeyboardInterrupt:
         stop.set()
+        limiter.stop()
         for future in pending:
             future.cancel()
         done, _ = wait(pending)
         collect(done)
         raise
     finally:
+        PACE.reset(turn)
         pool.shutdown(wait=True, cancel_futures=True)
     return outcomes

@@ -83,6 +83,10 @@ def _listen_error(exc: OSError, host: str, port: int) -> ConfigurationError:
 def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     from ..emulator import DEFAULT_API_KEY, Emulator
 
+    if args.burst is not None and args.requests_per_minute is None:
+        raise ConfigurationError(
+            "--burst limits bursts of a rate limit: add --requests-per-minute."
+        )
     try:
         api = Emulator(
             host=args.host,
@@ -92,6 +96,7 @@ def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
             cancel_time=args.cancel_time,
             seed=args.seed if args.seed else None,
             requests_per_minute=args.requests_per_minute,
+            burst=args.burst,
         )
     except OSError as exc:
         raise _listen_error(exc, args.host, args.port) from None
@@ -110,7 +115,8 @@ def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
     )
     if args.requests_per_minute is not None:
         out.write(
-            f"  rate limit: {args.requests_per_minute} requests per minute per API key "
+            f"  rate limit: {args.requests_per_minute} requests per minute per API key"
+            f"{'' if args.burst is None else f', bursts of {args.burst}'} "
             "(429 with retry-after over it)\n"
         )
     out.flush()

@@ -207,6 +207,13 @@ def _serve(commands: argparse._SubParsersAction[Parser]) -> None:
         help="rate-limit each API key as the API does: N per minute, a token bucket; "
         "429 with retry-after over it (default: no limit)",
     )
+    serve.add_argument(
+        "--burst",
+        type=RATE,
+        metavar="N",
+        help="with --requests-per-minute: the bucket holds at most N requests "
+        "(default: a minute's worth; N/60 enforces the rate per second)",
+    )
 
 
 def _api_commands(commands: argparse._SubParsersAction[Parser]) -> None:

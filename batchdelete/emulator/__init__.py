@@ -57,6 +57,9 @@ class Emulator:
       `retry-after`; with a limit, every authenticated answer carries the
       `anthropic-ratelimit-requests-{limit,remaining,reset}` headers.
       `set_rate_limit()` changes it at run time.
+    burst: the bucket's capacity (None: a minute's worth, the limit): the
+      API may enforce its per-minute rate over shorter intervals, and a
+      burst of `requests_per_minute // 60` emulates one enforced per second.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class Emulator:
         seed: int | None = None,
         frozen: bool = False,
         requests_per_minute: int | None = None,
+        burst: int | None = None,
     ) -> None:
         self.api_key = api_key
         self._tokens = frozenset((api_key, *auth_tokens))
@@ -78,7 +82,7 @@ class Emulator:
         self.store = Store(
             self.clock, processing_time=processing_time, cancel_time=cancel_time, seed=seed
         )
-        self._limiter = Limiter(self.clock, requests_per_minute)
+        self._limiter = Limiter(self.clock, requests_per_minute, burst)
         self._faults: list[Fault] = []
         self._log: list[Logged] = []
         self._lock = threading.Lock()
@@ -163,10 +167,11 @@ class Emulator:
         """The rate limit per API key now, or None."""
         return self._limiter.limit
 
-    def set_rate_limit(self, requests_per_minute: int | None) -> None:
-        """Change the rate limit (None: none); the next request sees it. Each
-        key keeps the tokens it has, capped at the new limit."""
-        self._limiter.set_limit(requests_per_minute)
+    def set_rate_limit(self, requests_per_minute: int | None, *, burst: int | None = None) -> None:
+        """Change the rate limit (None: none) and the burst (None: the
+        limit); the next request sees it. Each key keeps the tokens it has,
+        capped at the new capacity."""
+        self._limiter.set_limit(requests_per_minute, burst)
 
     # -- faults ------------------------------------------------------------------------
 

@@ -14,8 +14,11 @@ Where the docs are silent, this emulator chooses:
 
 - Capacity N for a limit of N per minute, refilled at N/60 tokens a second,
   starting full: "replenished up to your maximum limit", and the limit
-  header says N. (The API may also enforce a per-minute rate over shorter
-  intervals; emulating that burst limit is left out: N requests at once pass.)
+  header says N. The API may also enforce the per-minute rate over shorter
+  intervals (its example: 60 a minute enforced as 1 a second); `burst`
+  emulates that by a smaller capacity (`remaining` never exceeds it, and
+  `reset` is when the bucket holds `burst` again), while the limit header
+  still says N.
 - One bucket per credential (the `x-api-key`, or the bearer token), across
   all endpoints; the real API's are per organization, which the emulator
   does not have.
@@ -70,6 +73,17 @@ def check_limit(requests_per_minute: int | None) -> int | None:
     return requests_per_minute
 
 
+def check_burst(burst: int | None) -> int | None:
+    if burst is None:
+        return None
+    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+        raise ValueError(
+            f"burst must be a whole number of 1 or more, or None for a minute's worth, "
+            f"got {burst!r}."
+        )
+    return burst
+
+
 def _whole_seconds(moment: datetime) -> str:
     """RFC 3339 in UTC, rounded up to the whole second."""
     moment = moment.astimezone(timezone.utc)
@@ -81,10 +95,13 @@ def _whole_seconds(moment: datetime) -> str:
 class Limiter:
     """Token buckets per credential, on the emulator's clock, behind one lock."""
 
-    def __init__(self, clock: Clock, requests_per_minute: int | None = None) -> None:
+    def __init__(
+        self, clock: Clock, requests_per_minute: int | None = None, burst: int | None = None
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._limit = check_limit(requests_per_minute)
+        self._burst = check_burst(burst)
         self._buckets: dict[str, tuple[float, datetime]] = {}  # tokens, as of
 
     @property
@@ -92,17 +109,20 @@ class Limiter:
         with self._lock:
             return self._limit
 
-    def set_limit(self, requests_per_minute: int | None) -> None:
+    def set_limit(self, requests_per_minute: int | None, burst: int | None = None) -> None:
         new = check_limit(requests_per_minute)
+        new_burst = check_burst(burst)
         with self._lock:
             if new is None:
                 self._buckets.clear()
             elif self._limit is not None:
                 now = self._clock.now()
+                capacity = float(new if new_burst is None else min(new_burst, new))
                 for key in list(self._buckets):
-                    tokens = min(self._refilled(key, now, self._limit), float(new))
+                    tokens = min(self._refilled(key, now, self._limit), capacity)
                     self._buckets[key] = (tokens, now)
             self._limit = new
+            self._burst = new_burst
 
     def take(self, credential: str) -> Verdict | None:
         """Take a token for a request made with `credential`; None when no
@@ -111,6 +131,7 @@ class Limiter:
             limit = self._limit
             if limit is None:
                 return None
+            capacity = self._capacity(limit)
             now = self._clock.now()
             tokens = self._refilled(credential, now, limit)
             allowed = tokens >= 1 - EPSILON
@@ -119,7 +140,7 @@ class Limiter:
             self._buckets[credential] = (tokens, now)
         per_second = limit / 60
         remaining = math.floor(tokens + EPSILON)
-        full_at = now + timedelta(seconds=max(limit - tokens, 0.0) / per_second)
+        full_at = now + timedelta(seconds=max(capacity - tokens, 0.0) / per_second)
         headers = (
             ("anthropic-ratelimit-requests-limit", str(limit)),
             ("anthropic-ratelimit-requests-remaining", str(remaining)),
@@ -130,11 +151,15 @@ class Limiter:
         wait = max(1, math.ceil((1 - tokens) / per_second - EPSILON))
         return Verdict(False, limit, headers, wait)
 
+    def _capacity(self, limit: int) -> float:
+        return float(limit if self._burst is None else min(self._burst, limit))
+
     def _refilled(self, credential: str, now: datetime, limit: int) -> float:
         """The bucket's tokens at `now` (a new bucket is full). Lock held."""
+        capacity = self._capacity(limit)
         state = self._buckets.get(credential)
         if state is None:
-            return float(limit)
+            return capacity
         tokens, since = state
         elapsed = max((now - since).total_seconds(), 0.0)
-        return min(tokens + elapsed * limit / 60, float(limit))
+        return min(tokens + elapsed * limit / 60, capacity)
