@@ -136,15 +136,18 @@ async def arun_many(
     on_outcome: Callable[[Outcome], None] | None,
     on_progress: Callable[[Progress], None] | None,
     journal: Journal | None,
+    keep: bool = True,
 ) -> list[Outcome]:
     """`adelete_many` on checked ids, which may be a lazy stream (an async
     listing, read by one worker at a time as they free up, its requests
-    paced by `limiter` too)."""
+    paced by `limiter` too). `run_many`'s rules for an error from the
+    stream and for `keep`."""
     beta_list = None if betas is None else list(betas)
     do = _doer(client, beta_list)
     tally = Tally(total, limiter)
     outcomes: list[Outcome] = []
-    take = _taker(ids)
+    broken: list[Exception] = []
+    take = _taker(ids, broken)
 
     async def worker() -> None:
         PACE.set(limiter)  # this task's own context
@@ -157,7 +160,8 @@ async def arun_many(
                 outcome: Outcome = await adrive(job, do)
             except BatchDeleteError as exc:
                 outcome = failed(batch_id, exc, started)
-            outcomes.append(outcome)
+            if keep:
+                outcomes.append(outcome)
             if journal is not None:
                 journal.record(outcome)
             if on_outcome is not None:
@@ -176,13 +180,18 @@ async def arun_many(
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         raise
+    if broken:
+        raise broken[0]
     return outcomes
 
 
-def _taker(ids: Iterable[str] | AsyncIterator[str]) -> Callable[[], Awaitable[str | None]]:
+def _taker(
+    ids: Iterable[str] | AsyncIterator[str], broken: list[Exception]
+) -> Callable[[], Awaitable[str | None]]:
     """The next id for a worker, None at the end: one shared iterator, each
     id taken once; an async one read under a lock (an async generator
-    cannot be resumed by two tasks at once)."""
+    cannot be resumed by two tasks at once). An error reading it ends the
+    stream for every worker and is kept in `broken`."""
     if not isinstance(ids, AsyncIterator):
         queue = iter(ids)
 
@@ -195,6 +204,12 @@ def _taker(ids: Iterable[str] | AsyncIterator[str]) -> Callable[[], Awaitable[st
 
     async def take() -> str | None:
         async with lock:
-            return await anext(stream, None)
+            if broken:
+                return None
+            try:
+                return await anext(stream, None)
+            except Exception as exc:  # the listing failed: the others finish
+                broken.append(exc)
+                return None
 
     return take

@@ -224,10 +224,14 @@ def run_many(
     on_outcome: Callable[[Outcome], None] | None,
     on_progress: Callable[[Progress], None] | None,
     journal: Journal | None,
+    keep: bool = True,
 ) -> list[Outcome]:
     """`delete_many` on checked ids, which may be a lazy stream (a listing):
     it is read only as workers free up, and its own requests, made in this
-    thread, are paced by `limiter` too."""
+    thread, are paced by `limiter` too. An error from the stream stops the
+    reading; the batches under way finish and are reported, then it is
+    raised. Without `keep`, the outcomes go to the callbacks only (the list
+    returned is empty), so that memory does not grow with the run."""
     beta_list = None if betas is None else list(betas)
     stop = threading.Event()  # set on Ctrl-C: forced waits end at once
     tally = Tally(total, limiter)
@@ -258,7 +262,8 @@ def run_many(
         for future in done:
             if not future.cancelled():
                 outcome = future.result()
-                outcomes.append(outcome)
+                if keep:
+                    outcomes.append(outcome)
                 if journal is not None:
                     journal.record(outcome)
                 if on_outcome is not None:
@@ -271,8 +276,17 @@ def run_many(
     pool = ThreadPoolExecutor(max_workers=ceiling, thread_name_prefix="batchdelete")
     pending: set[Future[Outcome]] = set()
     turn = PACE.set(limiter)  # a listing read below is paced with the rest
+    source = iter(ids)
+    broken: Exception | None = None
     try:
-        for batch_id in ids:  # keep at most `ceiling` submitted at once
+        while True:  # keep at most `ceiling` submitted at once
+            try:
+                batch_id = next(source, None)
+            except Exception as exc:  # the listing failed: finish what is under way
+                broken = exc
+                break
+            if batch_id is None:
+                break
             pending.add(pool.submit(one, batch_id))
             if len(pending) >= ceiling:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -280,6 +294,8 @@ def run_many(
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             collect(done)
+        if broken is not None:
+            raise broken
     except KeyboardInterrupt:
         stop.set()
         limiter.stop()

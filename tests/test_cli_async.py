@@ -129,7 +129,8 @@ def test_a_keyboard_interrupt_out_of_the_loop_reports_the_runs_outcomes() -> Non
     import argparse
     import io
 
-    from batchdelete.cli._delete import Report, _in_loop
+    from batchdelete.cli._delete import _in_loop
+    from batchdelete.cli._summary import Report
 
     err = io.StringIO()
     args = argparse.Namespace(json=False, verbose=True, concurrency=2, wait_timeout=1, betas=None)

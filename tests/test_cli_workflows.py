@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import batchdelete as bd
-from batchdelete.cli._delete import Progress
+from batchdelete.cli._summary import ProgressLine
 from batchdelete.emulator import Emulator
 from tests.test_cli import run
 
@@ -112,11 +112,14 @@ def test_progress_only_on_a_terminal() -> None:
 
     tty, pipe = Tty(), io.StringIO()
     for stream in (tty, pipe):
-        progress = Progress(stream, total=3)
-        for status in ("deleted", "failed", "deleted"):
-            progress.update(bd.Outcome("b", status))
-        progress.clear()
-    assert "3/3 done, 1 failed" in tty.getvalue() and "/s" in tty.getvalue()
+        line = ProgressLine(stream, total=3)
+        for done, failed in ((1, 0), (2, 1), (3, 1)):
+            line.update(bd.Progress(done, 3, done - failed, 0, failed, done + 2, 2, 7, 3000, 1.0))
+        line.clear()
+    shown = tty.getvalue()
+    # Redrawn at most every 0.1 s, and always at the end.
+    assert "3/3 done, 1 failed, 3.0/s, 7 in flight at most, 2 rate-limited, 0:00 left" in shown
+    assert "1/3 done" in shown and "2/3 done" not in shown
     assert pipe.getvalue() == ""
 
 
@@ -184,7 +187,19 @@ def test_prune_many_pages(api: Emulator, capsys: pytest.CaptureFixture[str]) -> 
         api.add_batch("ended", age=30 * 86400)
     code, out, _ = run(capsys, "prune", "--older-than", "1d", "--yes", "--concurrency", "16")
     assert code == 0 and out.count("deleted ") == 1005 and api.batches() == []
-    assert [r.route for r in api.requests[:2]] == ["list", "list"]
+    routes = [r.route for r in api.requests]
+    assert routes.count("list") == 2 and routes.count("delete") == 1005
+    # Streamed: deleting starts before the second page is listed ...
+    second = routes.index("list", 1)
+    assert routes[0] == "list" and 0 < routes[:second].count("delete") < 1000
+    # ... which starts after the first page's last batch, still there then
+    # (held back, deleted after that listing).
+    assert api.requests[second].status == 200
+    cursor = api.requests[second].target.rsplit("after_id=", 1)[1]
+    assert cursor.startswith("msgbatch_")
+    targets = [r.target for r in api.requests]
+    assert not any(t.endswith(cursor) for t in targets[:second])
+    assert sum(t.endswith(cursor) for t in targets[second + 1 :]) == 1
 
 
 def test_serve_command(tmp_path: Path) -> None:

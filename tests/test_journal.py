@@ -266,7 +266,7 @@ def test_cli_journal(
     code, out, err = run(capsys, *argv, *ids)
     assert code == 6 and out.count("deleted ") == 5
     assert "5 deleted (0 after canceling), 0 already gone, 1 failed, of 6 batches" in err
-    assert err.rstrip().endswith("s; 0 skipped as already done.")
+    assert err.rstrip().endswith("; failed: 1 InternalServerError; 0 skipped as already done.")
     assert len(lines(Path(journal))) == 6
 
     code, out, err = run(capsys, *argv, *ids)

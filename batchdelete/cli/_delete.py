@@ -5,25 +5,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import time
 from collections.abc import Coroutine, Iterator
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import msgspec
 
 from .._async_client import AsyncClient
-from .._async_workflows import adelete_many
+from .._async_workflows import adelete_many, arun_many
 from .._client import Client
+from .._errors import BatchDeleteError
 from .._journal import Journal
-from .._models import MessageBatch
-from .._workflows import Outcome, delete_many
+from .._models import MessageBatch, MessageBatchPage
+from .._pace import AsyncLimiter, Limiter
+from .._prune import Chooser, astream_prune, stream_prune
+from .._workflows import delete_many, run_many
 from ._commands import make_async_client, make_client, read_ids
-from ._exits import EXIT_INTERRUPTED, EXIT_OK, exit_code_for
-from ._output import describe, write_json
-from ._report import ReportFile, open_report
-from ._select import Filters, Selection, alist_all, list_all, parse_filters, select
+from ._exits import EXIT_OK, StepError
+from ._output import write_json
+from ._report import open_report
+from ._select import (
+    LISTING,
+    PAGE_SIZE,
+    Filters,
+    Selection,
+    alist_all,
+    list_all,
+    parse_filters,
+    select,
+)
+from ._summary import Report
 
-__all__ = ["Progress", "Report", "arun_deletes", "delete", "prune", "run_deletes"]
+__all__ = ["arun_deletes", "delete", "prune", "run_deletes"]
 
 
 def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
@@ -39,19 +52,81 @@ def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) ->
 
 
 def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    """Without --yes, list every batch and show the plan; with it, delete
+    while listing (a page at a time, paced with the deletes)."""
     filters = parse_filters(args, required=True)  # before any request
     with _journal(args), open_report(args):
         if args.use_async:
             reports: list[Report] = []
             return _in_loop(_aprune(args, filters, out, err, reports), reports)
         with make_client(args) as client:
-            chosen = select(list_all(client, args.betas), filters, args, err, doing=DOING)
-            if not chosen.matched or not args.yes:
+            if not args.yes:
+                chosen = select(list_all(client, args.betas), filters, args, err, doing=DOING)
                 _show_plan(chosen, args, out)
                 return EXIT_OK
-            ids = [b.id for b in chosen.matched]
-            report = Report(ids, args, out, err, client.transport.name)
-            return run_deletes(client, ids, report, force=args.include_running, missing_ok=True)
+            report = Report(None, args, out, err, client.transport.name)
+            chooser = _chooser(args, filters)
+
+            def fetch(after: str | None) -> MessageBatchPage:
+                try:
+                    return client.list_page(limit=PAGE_SIZE, after_id=after, betas=args.betas)
+                except BatchDeleteError as exc:
+                    raise StepError(LISTING, exc) from exc
+
+            work = {k: v for k, v in report.work.items() if k != "concurrency"}
+            try:
+                run_many(
+                    client,
+                    stream_prune(fetch, chooser),
+                    Limiter(args.concurrency),
+                    total=None,
+                    force=args.include_running,
+                    missing_ok=True,
+                    on_outcome=report,
+                    on_progress=report.progress,
+                    keep=False,
+                    **work,
+                )
+            except KeyboardInterrupt:
+                return report.interrupted()
+            except StepError:
+                _pruned(report, chooser, args, out, err)
+                raise
+            return _pruned(report, chooser, args, out, err)
+
+
+def _chooser(args: argparse.Namespace, filters: Filters) -> Chooser:
+    journal: Journal | None = args.journal
+    return Chooser(
+        now=datetime.now(timezone.utc),
+        ended_before=filters.ended_before,
+        older_than=filters.older_than,
+        include_running=args.include_running,
+        done=frozenset() if journal is None else journal.done,
+    )
+
+
+def _pruned(
+    report: Report, chooser: Chooser, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> int:
+    """The end of a prune that deleted as it listed."""
+    scan = chooser.scan
+    if report.skipped is not None:
+        report.skipped = scan.skipped
+    if scan.running:
+        err.write(
+            f"batchdelete: {scan.running} running batch(es) match but are left alone; "
+            f"add --include-running to {DOING} them.\n"
+        )
+    if scan.refused:
+        err.write(
+            f"batchdelete: {scan.refused} listed id(s) are not batch ids "
+            "(msgbatch_ and letters or digits) and were left alone.\n"
+        )
+    if not scan.matched and not scan.skipped:
+        _show_plan(Selection([], [], scan.looked_at), args, out, running=scan.running)
+        return EXIT_OK
+    return report.finished()
 
 
 @contextlib.contextmanager
@@ -95,19 +170,50 @@ async def _aprune(
     args: argparse.Namespace, filters: Filters, out: TextIO, err: TextIO, reports: list[Report]
 ) -> int:
     async with make_async_client(args) as client:
-        chosen = select(await alist_all(client, args.betas), filters, args, err, doing=DOING)
-        if not chosen.matched or not args.yes:
+        if not args.yes:
+            chosen = select(await alist_all(client, args.betas), filters, args, err, doing=DOING)
             _show_plan(chosen, args, out)
             return EXIT_OK
-        ids = [b.id for b in chosen.matched]
-        report = Report(ids, args, out, err, client.transport.name, again="the prune again")
+        report = Report(None, args, out, err, client.transport.name, again="the prune again")
         reports.append(report)
-        return await arun_deletes(client, ids, report, force=args.include_running, missing_ok=True)
+        chooser = _chooser(args, filters)
+
+        async def fetch(after: str | None) -> MessageBatchPage:
+            try:
+                return await client.list_page(limit=PAGE_SIZE, after_id=after, betas=args.betas)
+            except BatchDeleteError as exc:
+                raise StepError(LISTING, exc) from exc
+
+        work = {k: v for k, v in report.work.items() if k != "concurrency"}
+        try:
+            await arun_many(
+                client,
+                astream_prune(fetch, chooser),
+                AsyncLimiter(args.concurrency),
+                total=None,
+                force=args.include_running,
+                missing_ok=True,
+                on_outcome=report,
+                on_progress=report.progress,
+                keep=False,
+                **work,
+            )
+        except asyncio.CancelledError:
+            return report.interrupted()
+        except StepError:
+            _pruned(report, chooser, args, out, err)
+            raise
+        return _pruned(report, chooser, args, out, err)
 
 
-def _show_plan(chosen: Selection, args: argparse.Namespace, out: TextIO) -> None:
-    """What prune would delete (nothing was): lines, or JSON objects."""
+def _show_plan(
+    chosen: Selection, args: argparse.Namespace, out: TextIO, *, running: int | None = None
+) -> None:
+    """What prune would delete (nothing was): lines, or JSON objects.
+    `running`: the running batches left alone, when only counted."""
     matched, total = len(chosen.matched), chosen.looked_at
+    if running is None:
+        running = len(chosen.running)
     if args.json:
         for b in chosen.matched:
             write_json(out, _plan_row(b))
@@ -118,7 +224,7 @@ def _show_plan(chosen: Selection, args: argparse.Namespace, out: TextIO) -> None
                 "summary": True,
                 "matched": matched,
                 "looked_at": total,
-                "running_left_alone": len(chosen.running),
+                "running_left_alone": running,
                 "deleted": 0,
             },
         )
@@ -146,159 +252,19 @@ def _plan_row(batch: MessageBatch) -> dict[str, Any]:
     }
 
 
-class Progress:
-    """done/total, failures and rate on one line of a terminal; silent otherwise."""
-
-    def __init__(self, stream: TextIO, total: int, *, quiet: bool = False) -> None:
-        self.stream = stream
-        self.total = total
-        self.on = total > 1 and not quiet and stream.isatty()
-        self.done = self.failed = 0
-        self.started = time.monotonic()
-
-    def clear(self) -> None:
-        if self.on:
-            self.stream.write("\r\x1b[K")
-
-    def update(self, outcome: Outcome) -> None:
-        self.done += 1
-        self.failed += not outcome.ok
-        if self.on:
-            rate = self.done / max(time.monotonic() - self.started, 1e-9)
-            self.stream.write(
-                f"\r\x1b[K{self.done}/{self.total} done, {self.failed} failed, {rate:.1f}/s"
-            )
-            self.stream.flush()
-
-
-def _json_row(o: Outcome, transport: str) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": o.id,
-        "ok": o.ok,
-        "status": o.status,
-        "canceled": o.canceled,
-        "attempts": o.attempts,
-        "request_id": o.request_id,
-        "elapsed_ms": round(o.elapsed * 1000, 3),
-        "transport": transport,
-    }
-    if o.error is not None:
-        row.update(
-            error=type(o.error).__name__,
-            message=describe(o.error),
-            status_code=getattr(o.error, "status_code", None),
-            exit_code=exit_code_for(o.error),
-        )
-    return row
-
-
-def _text_line(o: Outcome, transport: str) -> str:
-    if o.status == "missing":
-        return f"already gone {o.id}  (request id {o.request_id or '-'})\n"
-    tries = "attempt" if o.attempts == 1 else "attempts"
-    canceled = ", canceled first" if o.canceled else ""
-    return (
-        f"deleted {o.id}  ({transport}, {o.attempts} {tries}, {o.elapsed * 1000:.1f} ms, "
-        f"request id {o.request_id or '-'}{canceled})\n"
-    )
-
-
-class Report:
-    """Reports each outcome as it comes (a line or a JSON object on stdout,
-    failures on stderr), then the summary; the exit code is the highest
-    among the failures."""
-
-    def __init__(
-        self,
-        ids: list[str],
-        args: argparse.Namespace,
-        out: TextIO,
-        err: TextIO,
-        transport: str = "",
-        *,
-        again: str | None = None,
-    ) -> None:
-        self.ids, self.json, self.out, self.err = ids, args.json, out, err
-        self.work = _work(args)  # how delete_many / adelete_many are to work
-        journal: Journal | None = self.work["journal"]
-        # With --journal, the ids it records as done are skipped (None: no journal).
-        self.todo = ids if journal is None else journal.pending(ids)
-        self.skipped = None if journal is None else len(ids) - len(self.todo)
-        self.transport = transport
-        self.file: ReportFile | None = getattr(args, "report", None)  # see `open_report`
-        # The async path: Ctrl-C cancels the requests under way; what to run after.
-        self.again = again
-        self.progress = Progress(err, len(self.todo), quiet=args.verbose)
-        self.outcomes: list[Outcome] = []
-        self.code = EXIT_OK
-        self.started = time.monotonic()
-
-    def __call__(self, o: Outcome) -> None:
-        self.outcomes.append(o)
-        self.progress.clear()
-        if self.file is not None:
-            self.file.write(o, self.transport)
-        if self.json:
-            write_json(self.out, _json_row(o, self.transport))
-        elif o.ok:
-            self.out.write(_text_line(o, self.transport))
-            self.out.flush()
-        if o.error is not None:
-            self.code = max(self.code, exit_code_for(o.error))
-            self.err.write(f"batchdelete: {o.id}: {describe(o.error)}\n")
-        self.progress.update(o)
-
-    def finished(self) -> int:
-        self.progress.clear()
-        outcomes = self.outcomes
-        if len(outcomes) > 1 or self.skipped is not None:
-            deleted = sum(o.status == "deleted" for o in outcomes)
-            canceled = sum(o.canceled for o in outcomes)
-            gone = sum(o.status == "missing" for o in outcomes)
-            failed = sum(not o.ok for o in outcomes)
-            skipped = "" if self.skipped is None else f"; {self.skipped} skipped as already done"
-            self.err.write(
-                f"batchdelete: {deleted} deleted ({canceled} after canceling), {gone} already "
-                f"gone, {failed} failed, of {len(outcomes)} batches in "
-                f"{time.monotonic() - self.started:.1f} s{skipped}.\n"
-            )
-        return self.code
-
-    def interrupted(self) -> int:
-        self.progress.clear()
-        finished = {o.id for o in self.outcomes}
-        deleted = [o.id for o in self.outcomes if o.ok]
-        left = [i for i in dict.fromkeys(self.todo) if i not in finished]
-        more = " ..." if len(left) > 20 else ""
-        self.err.write(
-            f"batchdelete: interrupted. Done: {len(deleted)} "
-            f"({', '.join(deleted) or 'none'}); failed: {len(self.outcomes) - len(deleted)}; "
-            f"not done: {len(left)} ({', '.join(left[:20])}{more}).\n"
-        )
-        if self.again is not None and left:
-            self.err.write(
-                "batchdelete: the requests under way were cancelled; some may have reached "
-                f"the API before. To finish, run {self.again}.\n"
-            )
-        return EXIT_INTERRUPTED
-
-
-def _work(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "concurrency": args.concurrency,
-        "wait_timeout": args.wait_timeout,
-        "betas": args.betas,
-        "journal": getattr(args, "journal", None),  # an open Journal (see `_journal`)
-    }
-
-
 def run_deletes(
     client: Client, ids: list[str], report: Report, *, force: bool, missing_ok: bool
 ) -> int:
     """Delete the batches on threads; Ctrl-C lets those under way finish."""
     try:
         delete_many(
-            client, ids, force=force, missing_ok=missing_ok, on_outcome=report, **report.work
+            client,
+            ids,
+            force=force,
+            missing_ok=missing_ok,
+            on_outcome=report,
+            on_progress=report.progress,
+            **report.work,
         )
     except KeyboardInterrupt:
         return report.interrupted()
@@ -312,7 +278,13 @@ async def arun_deletes(
     under way."""
     try:
         await adelete_many(
-            client, ids, force=force, missing_ok=missing_ok, on_outcome=report, **report.work
+            client,
+            ids,
+            force=force,
+            missing_ok=missing_ok,
+            on_outcome=report,
+            on_progress=report.progress,
+            **report.work,
         )
     except asyncio.CancelledError:
         return report.interrupted()

@@ -14,9 +14,19 @@ from .._models import MessageBatch
 from .._prune import parse_duration, parse_moment, select_for_prune
 from ._exits import StepError
 
-__all__ = ["Filters", "Selection", "alist_all", "list_all", "parse_filters", "select"]
+__all__ = [
+    "LISTING",
+    "PAGE_SIZE",
+    "Filters",
+    "Selection",
+    "alist_all",
+    "list_all",
+    "parse_filters",
+    "select",
+]
 
 LISTING = "Listing the batches failed"
+PAGE_SIZE = 1000  # the API's largest page
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ def parse_filters(args: argparse.Namespace, *, required: bool) -> Filters:
 def list_all(client: Client, betas: list[str] | None) -> list[MessageBatch]:
     """Every batch, all pages; a failure is a `StepError` saying so."""
     try:
-        return list(client.list(limit=1000, betas=betas))
+        return list(client.list(limit=PAGE_SIZE, betas=betas))
     except BatchDeleteError as exc:  # a 404 says the route is missing (the core's hint)
         raise StepError(LISTING, exc) from exc
 
@@ -65,7 +75,7 @@ def list_all(client: Client, betas: list[str] | None) -> list[MessageBatch]:
 async def alist_all(client: AsyncClient, betas: list[str] | None) -> list[MessageBatch]:
     """`list_all`, awaited."""
     try:
-        return [batch async for batch in client.list(limit=1000, betas=betas)]
+        return [batch async for batch in client.list(limit=PAGE_SIZE, betas=betas)]
     except BatchDeleteError as exc:
         raise StepError(LISTING, exc) from exc
 
