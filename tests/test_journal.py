@@ -342,3 +342,46 @@ def test_killed_and_run_again_deletes_each_batch_once(api: Emulator, tmp_path: P
     final = {r["id"]: r["status"] for r in lines(journal)}
     assert sorted(final) == sorted(ids)
     assert set(final.values()) <= {"deleted", "missing"}
+
+
+@pytest.mark.parametrize("mode", [[], ["--async"]], ids=["sync", "async"])
+def test_cli_journal_that_cannot_be_written(
+    api: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    mode: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full disk half-way: the run stops once the batches under way have
+    finished, says what was done and that some may lack a line; exit 3."""
+    ids = [api.add_batch().id for _ in range(6)]
+    journal = str(tmp_path / "run.jsonl")
+    record = bd.Journal.record
+    lines: list[str] = []
+
+    def full_after_two(self: bd.Journal, outcome: bd.Outcome) -> None:
+        if len(lines) == 2:
+            raise OSError(28, "No space left on device")
+        record(self, outcome)
+        lines.append(outcome.id)
+
+    monkeypatch.setattr(bd.Journal, "record", full_after_two)
+    argv = ["delete", *mode, "--journal", journal, "--concurrency", "1"]
+    code, out, err = run(capsys, *argv, *ids)
+    assert code == 3 and out.count("deleted ") == 2, err
+    assert "Writing the journal or the report failed: [Errno 28] No space left on device" in err
+    assert "--missing-ok" in err and "Traceback" not in err
+    assert "2 deleted (0 after canceling), 0 already gone, 0 failed, of 2 batches" in err
+    assert len(Path(journal).read_text().splitlines()) == 2
+    # The third batch was deleted, but has no line; the others were not sent.
+    assert len(api.batches()) == 3
+
+
+def test_cli_prune_plan_starts_no_journal(
+    api: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    api.add_batch("ended", age=7200)
+    journal = tmp_path / "never.jsonl"
+    code, out, _ = run(capsys, "prune", "--older-than", "1h", "--journal", str(journal))
+    assert code == 0 and "would delete" in out
+    assert not journal.exists()

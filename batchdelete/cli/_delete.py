@@ -14,7 +14,7 @@ import msgspec
 from .._async_client import AsyncClient
 from .._async_workflows import adelete_many, arun_many
 from .._client import Client
-from .._errors import BatchDeleteError
+from .._errors import BatchDeleteError, ConfigurationError
 from .._journal import Journal
 from .._models import MessageBatch, MessageBatchPage
 from .._pace import AsyncLimiter, Limiter
@@ -55,7 +55,8 @@ def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
     """Without --yes, list every batch and show the plan; with it, delete
     while listing (a page at a time, paced with the deletes)."""
     filters = parse_filters(args, required=True)  # before any request
-    with _journal(args), open_report(args):
+    # The plan (no --yes) deletes nothing, so it neither reads nor starts a journal.
+    with _journal(args) if args.yes else contextlib.nullcontext(), open_report(args):
         if args.use_async:
             reports: list[Report] = []
             return _in_loop(_aprune(args, filters, out, err, reports), reports)
@@ -75,22 +76,24 @@ def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
 
             work = {k: v for k, v in report.work.items() if k != "concurrency"}
             try:
-                run_many(
-                    client,
-                    stream_prune(fetch, chooser),
-                    Limiter(args.concurrency),
-                    total=None,
-                    force=args.include_running,
-                    missing_ok=True,
-                    on_outcome=report,
-                    on_progress=report.progress,
-                    keep=False,
-                    **work,
-                )
+                with _writes(report):
+                    run_many(
+                        client,
+                        stream_prune(fetch, chooser),
+                        Limiter(args.concurrency),
+                        total=None,
+                        force=args.include_running,
+                        missing_ok=True,
+                        on_outcome=report,
+                        on_progress=report.progress,
+                        keep=False,
+                        **work,
+                    )
             except KeyboardInterrupt:
                 return report.interrupted()
-            except StepError:
-                _pruned(report, chooser, args, out, err)
+            except StepError as exc:
+                if exc.what == LISTING:  # what was deleted before it failed
+                    _pruned(report, chooser, args, out, err)
                 raise
             return _pruned(report, chooser, args, out, err)
 
@@ -186,22 +189,24 @@ async def _aprune(
 
         work = {k: v for k, v in report.work.items() if k != "concurrency"}
         try:
-            await arun_many(
-                client,
-                astream_prune(fetch, chooser),
-                AsyncLimiter(args.concurrency),
-                total=None,
-                force=args.include_running,
-                missing_ok=True,
-                on_outcome=report,
-                on_progress=report.progress,
-                keep=False,
-                **work,
-            )
+            with _writes(report):
+                await arun_many(
+                    client,
+                    astream_prune(fetch, chooser),
+                    AsyncLimiter(args.concurrency),
+                    total=None,
+                    force=args.include_running,
+                    missing_ok=True,
+                    on_outcome=report,
+                    on_progress=report.progress,
+                    keep=False,
+                    **work,
+                )
         except asyncio.CancelledError:
             return report.interrupted()
-        except StepError:
-            _pruned(report, chooser, args, out, err)
+        except StepError as exc:
+            if exc.what == LISTING:
+                _pruned(report, chooser, args, out, err)
             raise
         return _pruned(report, chooser, args, out, err)
 
@@ -257,18 +262,41 @@ def run_deletes(
 ) -> int:
     """Delete the batches on threads; Ctrl-C lets those under way finish."""
     try:
-        delete_many(
-            client,
-            ids,
-            force=force,
-            missing_ok=missing_ok,
-            on_outcome=report,
-            on_progress=report.progress,
-            **report.work,
-        )
+        with _writes(report):
+            delete_many(
+                client,
+                ids,
+                force=force,
+                missing_ok=missing_ok,
+                on_outcome=report,
+                on_progress=report.progress,
+                **report.work,
+            )
     except KeyboardInterrupt:
         return report.interrupted()
     return report.finished()
+
+
+WRITING = "Writing the journal or the report failed"
+
+
+@contextlib.contextmanager
+def _writes(report: Report) -> Iterator[None]:
+    """A journal or report file that cannot be written (a full disk) ends
+    the run once the batches under way have finished: the summary so far,
+    then a configuration error (exit 3) saying what was not recorded."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # stdout closed: the command line's own rule
+            raise
+        report.finished()
+        error = ConfigurationError(
+            f"{exc}. The run stopped; batches under way then may have been deleted "
+            "without a line in the file (a run again with --missing-ok counts them as "
+            "already gone)."
+        )
+        raise StepError(WRITING, error) from exc
 
 
 async def arun_deletes(
@@ -277,15 +305,16 @@ async def arun_deletes(
     """Delete the batches as tasks; a cancellation (Ctrl-C) cancels those
     under way."""
     try:
-        await adelete_many(
-            client,
-            ids,
-            force=force,
-            missing_ok=missing_ok,
-            on_outcome=report,
-            on_progress=report.progress,
-            **report.work,
-        )
+        with _writes(report):
+            await adelete_many(
+                client,
+                ids,
+                force=force,
+                missing_ok=missing_ok,
+                on_outcome=report,
+                on_progress=report.progress,
+                **report.work,
+            )
     except asyncio.CancelledError:
         return report.interrupted()
     return report.finished()

@@ -47,7 +47,7 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
         "configuration",
         "configuration error: credentials (none, or empty), transport, base URL, CA file, "
         "date or duration, the batches route missing under `--missing-ok`, a port in use "
-        "for `serve`",
+        "for `serve`, a journal or report file that cannot be read or written",
     ),
     (
         EXIT_NOT_FOUND,
