@@ -322,3 +322,25 @@ def test_ids_from_stdin_with_a_bom(
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"\ufeff{a}, {b}\r\n# done\n"))
     code, out, _ = run(capsys, "delete", "--from-file", "-")
     assert code == 0 and out.count("deleted ") == 2 and api.batches() == []
+
+
+@pytest.mark.parametrize("mode", [[], ["--async"]], ids=["sync", "async"])
+def test_summary_of_a_rate_limited_run(
+    capsys: pytest.CaptureFixture[str], mode: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paced by the headers (10 a second here), a 429 waited for by the whole
+    run and not counted as a retry: every batch deleted with --max-retries 0,
+    and the summary counts the requests, the 429 and the pace."""
+    with Emulator(requests_per_minute=600, burst=3) as api:  # a clock that runs
+        monkeypatch.setenv("ANTHROPIC_API_KEY", api.api_key)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+        ids = [api.add_batch("ended").id for _ in range(8)]
+        api.inject(status=429, headers=(("retry-after", "1"),), route="delete")
+        argv = ["delete", *mode, *ids, "--max-retries", "0", "--concurrency", "4"]
+        code, out, err = run(capsys, *argv)
+        statuses = [r.status for r in api.requests]
+    assert code == 0, err
+    assert out.count("deleted ") == 8
+    assert "8 deleted (0 after canceling), 0 already gone, 0 failed, of 8 batches" in err
+    assert "; 9 requests, 1 rate-limited (429), " in err and "(the API allows 600)." in err
+    assert statuses.count(429) == 1 and statuses.count(200) == 8
