@@ -183,22 +183,25 @@ def call_flow(
         ticket: Ticket | None = None
         if pace is not None:
             turn = yield Admit(call_end)
-            if not isinstance(turn, Ticket):
+            late = call_end is not None and call_end - time.monotonic() <= 0
+            if isinstance(turn, Ticket) and late:  # a turn given too late goes back
+                pace.settle(turn, None)
+            if not isinstance(turn, Ticket) or late:
                 raise APITimeoutError(
                     f"The call's deadline of {limits.deadline:g} s passed while waiting for "
                     "the rate limit.",
                     attempts=attempt - 1,
                 )
             ticket = turn
-        spec = attempt_spec(call, settings, call_end)
-        if hooks.active("on_request"):
-            hooks.on_request(
-                method=method, url=url, headers=call.headers, attempt=attempt, transport=tname
-            )
-        sent_at = time.monotonic()
         try:
+            spec = attempt_spec(call, settings, call_end)
+            if hooks.active("on_request"):
+                hooks.on_request(
+                    method=method, url=url, headers=call.headers, attempt=attempt, transport=tname
+                )
+            sent_at = time.monotonic()
             result = yield Send(spec)
-        except GeneratorExit:  # the driver gave up on the call (an exception, a cancel)
+        except BaseException:  # a hook raised, or the driver gave up (an exception, a cancel)
             if pace is not None and ticket is not None:
                 pace.settle(ticket, None)
             raise
@@ -255,12 +258,16 @@ def call_flow(
             retryable = should_retry(result.status, result.headers)
             requested = status.retry_after
             if pace is not None and ticket is not None:
-                pause = pace.settle(ticket, result.status, result.headers, requested)
+                # A wait longer than the client takes fails this call, and holds
+                # the others back only as long as the client would have waited.
+                capped = None if requested is None else min(requested, settings.max_retry_wait)
+                pause = pace.settle(ticket, result.status, result.headers, capped)
                 if (
                     result.status == 429
                     and retryable
                     and paced < MAX_PACED_429
                     and (requested is None or requested <= settings.max_retry_wait)
+                    and (call_end is None or time.monotonic() + pause < call_end)
                 ):
                     paced_wait = pause
         hooks.on_error(method=method, url=url, attempt=attempt, transport=tname, error=error)

@@ -27,12 +27,16 @@ Design (a token bucket matched to the headers, with AIMD on top):
   headers (another server, a proxy that drops them) there is no pacing by
   rate: only the two rules below.
 - Pauses. A 429 pauses every worker, not only the one that met it, for the
-  `retry-after` it carries (else 0.5 s, doubling on consecutive 429s, at
-  most 8 s); requests already sent finish.
-- Concurrency (AIMD, as TCP's congestion window, RFC 5681): the window
-  starts at the ceiling (the `concurrency` argument: with the headers
-  pacing the rate before any 429, a slow start would only hold back a
-  server that has no limit), halves on a 429 or a 5xx (at most once per
+  `retry-after` it carries (at most the client's `max_retry_wait`; else
+  0.5 s, doubling on consecutive 429s, at most 8 s); requests already sent
+  finish. The estimate needs a whole token above a reserve of one, or one
+  token when the answers have shown a bucket of one.
+- Concurrency (AIMD, as TCP's congestion window, RFC 5681): one request
+  goes alone until the first answer (which tells the limit: a full
+  ceiling sent blind into a small bucket would only meet 429s); then the
+  window is the ceiling (the `concurrency` argument: with the headers
+  pacing the rate before any 429, a longer slow start would only hold back
+  a server that has no limit), halves on a 429 or a 5xx (at most once per
   window of requests: requests sent before a cut cannot cause another,
   as TCP cuts once per round trip), and grows by one per window of
   successes (1/window per success) back to the ceiling. At least 1.
@@ -113,6 +117,7 @@ class Pacer:
         self.limit: int | None = None
         self.resume_at = 0.0
         self.stopped = False
+        self.answered = False  # until then, one request at a time
         self._streak = 0  # consecutive 429s, for the pause without retry-after
         self._cut_at = 0  # requests sent when the window was last cut
         self._basis: tuple[float, int, int, float] | None = None  # remaining, ticket, at
@@ -138,9 +143,13 @@ class Pacer:
             return self.resume_at - now
         if self.in_flight >= max(1, int(self.window)):
             return None
+        if not self.answered and self.in_flight:
+            return None  # one request until the first answer tells the limit
         tokens = self.estimate(now)
-        if tokens is not None and self.limit is not None and tokens < 1 + RESERVE:
-            return (1 + RESERVE - tokens) * 60 / self.limit
+        if tokens is not None and self.limit is not None:
+            need = min(1 + RESERVE, self._capacity)  # a bucket of one refills to one
+            if tokens < need:
+                return (need - tokens) * 60 / self.limit
         self.sent += 1
         ticket = Ticket(self.sent, self.in_flight)
         self.in_flight += 1
@@ -158,6 +167,7 @@ class Pacer:
         headers, and for a 429 the wait it asked for. Returns the pause that
         every worker now observes (0.0 when none)."""
         self.in_flight = max(0, self.in_flight - 1)
+        self.answered = self.answered or status is not None
         if headers is not None:
             self._learn(ticket, now, headers)
         if status == 429:
