@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--out DIR] [--no-plot]
+"""python -m benchmarks [--quick] [--out DIR] [--no-plot] [--only pace]
 
 Decoding, latency, layer cost, throughput and cold start of every transport,
 against the bare libraries, a raw-socket floor and the official SDK. All on
@@ -17,6 +17,10 @@ and 64 requests in flight, each client in its own process and event loop,
 rounds interleaving the clients, ratios to the SDK taken within a round;
 and the cost of AsyncClient over its bare library, alternating the two in
 one process as above.
+
+The pace section (benchmarks/pace.py): bulk deletion at the emulator's
+rate limit, sync and async, a limit lowered mid-run, and the run without
+the shared limiter; also written to pace.md (pace.json alone with --only).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import async_bench, clients, coldstart, decode
+from benchmarks import async_bench, clients, coldstart, decode, pace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -365,6 +369,8 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"  {name:<24}{r['ns']:>7.0f} ns  x bare {r['ratio_to_bare']:.2f}")
     for name, why in results["decode"]["skipped"].items():
         lines.append(f"  {name:<24} skipped: {why}")
+    if "pace" in results:
+        lines += ["", pace.table(results["pace"])]
     lines += ["", "Targets:"]
     for name, t in results["targets"].items():
         lines.append(f"  {'met ' if t['met'] else 'MISS'} {name}: {t['value']:.3f} ({t['goal']})")
@@ -508,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run, well under a minute")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--only", choices=["pace"], help="run this section alone")
     args = parser.parse_args(argv)
     s = Settings(args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -519,7 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         url = start_server(stack)
         results: dict[str, Any] = {
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-            "command": "python -m benchmarks" + (" --quick" if args.quick else ""),
+            "command": "python -m benchmarks"
+            + (" --quick" if args.quick else "")
+            + (f" --only {args.only}" if args.only else ""),
             "machine": {
                 "python": platform.python_version(),
                 "platform": platform.platform(),
@@ -528,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
             "versions": versions(),
             "parameters": vars(s),
         }
+        if args.only == "pace":
+            return pace.alone(results, args.quick, args.out)
         results["decode"] = decode.run(s.decode_rounds, s.decode_n)
         results["latency"] = latency(url, names, s, stack)
         # The raw-socket client is the floor: the server's own cost plus the kernel's.
@@ -537,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         results["async_throughput"] = async_throughput(url, async_transports, s, stack)
         results["async_layer_cost"] = async_layer_cost(url, async_transports, s, stack)
         results["cold_start"] = coldstart.run(url, transports, s.cold_rounds)
+    results["pace"] = pace.run(args.quick)
+    pace.write_table(results["pace"], args.out)
     results["targets"] = targets(results)
     results["seconds"] = round(time.perf_counter() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,50 @@ def test_quick_benchmark_results_are_complete(tmp_path: Path) -> None:
     assert (tmp_path / "benchmark.png").stat().st_size > 10_000
     assert "Targets:" in out.stdout and "Latency" in out.stdout
     assert "Async throughput" in out.stdout and "Async layer cost" in out.stdout
+    check_pace(results["pace"])
+    assert "Pace at the emulator's rate limit" in out.stdout
+    assert (tmp_path / "pace.md").read_text().startswith("Pace at the emulator's rate limit")
+
+
+def check_pace(pace: dict[str, Any]) -> None:
+    """The pace section's runs are all there and every paced run deleted
+    every batch (its pace and 429 share are timings: not checked)."""
+    p = pace["parameters"]
+    assert [(r["mode"], r["burst"]) for r in pace["target"]] == [
+        ("sync", p["burst"]),
+        ("async", p["burst"]),
+        ("sync", None),
+        ("async", None),
+    ]
+    for r in [*pace["target"], *pace["change"]]:
+        assert r["all_deleted"] and r["failed"] == 0 and r["left_on_server"] == 0
+        assert r["requests"] >= r["batches"] and 0 <= r["rate_limited"] <= r["requests"]
+        assert r["succeeded"] == r["batches"] and 0 < r["share_of_allowed"] <= 1.5
+    assert [r["mode"] for r in pace["change"]] == ["sync", "async"]
+    for r in pace["change"]:
+        assert r["changed_at_s"] is not None and r["pace_before"] > 0 and r["pace_after"] > 0
+        assert len(r["windows"]) >= 2 and r["new_limit"] == p["new_limit"]
+    base = pace["baseline"]
+    assert base["batches"] == p["batches"] and base["rate_limited"] <= base["requests"]
+    assert base["deleted"] + base["failed"] + base["not_started"] == p["batches"]
+    assert len(pace["targets"]) == 6
+    assert all(isinstance(t["met"], bool) for t in pace["targets"].values())
+
+
+@pytest.mark.timeout(120)
+def test_quick_pace_section_alone(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "pace", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=100,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads((tmp_path / "pace.json").read_text())
+    assert results["command"] == "python -m benchmarks --quick --only pace"
+    assert set(results) >= {"date", "machine", "versions", "pace", "seconds"}
+    check_pace(results["pace"])
+    assert not (tmp_path / "results.json").exists()  # the whole suite's, left alone
+    assert (tmp_path / "pace.md").read_text().strip() in out.stdout
+    assert "Limit lowered mid-run" in out.stdout and "Pace targets" in out.stdout
