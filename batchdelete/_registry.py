@@ -48,6 +48,8 @@ BUILTIN_MODULES = {
     **{f"batchdelete_{name}": (name, False) for name in AUTO_ORDER},
     "batchdelete_aiohttp": ("aiohttp", True),
     "batchdelete_httpx_async": ("httpx", True),
+    # Built in, but chosen only by name: its read timeout is in whole seconds.
+    "batchdelete_pycurl": ("pycurl", False),
 }
 Key = tuple[str, bool]  # (name, asynchronous): "httpx" is both
 

@@ -15,6 +15,7 @@ def test_listing_puts_the_async_transports_after_the_sync_ones() -> None:
     infos = [i for i in bd.list_transports() if i.builtin]
     assert [(i.name, i.asynchronous) for i in infos] == [
         *(("urllib3", False), ("httpx", False), ("requests", False), ("stdlib", False)),
+        ("pycurl", False),  # built in, chosen by name only
         *(("aiohttp", True), ("httpx", True)),
     ]
     assert all(i.available and i.takes_options for i in infos)
