@@ -24,26 +24,36 @@
                │    └── BatchRunningError     still running, and no force *
                ├── AuthenticationError        401
                ├── PermissionDeniedError      403
+               ├── PaymentRequiredError       402
                ├── NotFoundError              404
                ├── RequestTimeoutError        408
                ├── ConflictError              409
-               ├── RequestTooLargeError       413
+               ├── PreconditionFailedError    412
+               ├── ContentTooLargeError       413 (also RequestTooLargeError)
                ├── UnprocessableEntityError   422
                ├── RateLimitError             429
+               ├── RequestHeaderFieldsTooLargeError  431
+               ├── ClientClosedRequestError   499
                └── InternalServerError        500 and any other 5xx
+                    ├── HTTPNotImplementedError   501
                     ├── ServiceUnavailableError   503
-                    ├── GatewayTimeoutError       504
+                    ├── GatewayTimeoutError       504 (also DeadlineExceededError)
                     └── OverloadedError           529
 
 * defined with the workflows (_workflows.py) or the id rules (_ids.py).
-The API names match the official SDK's. No message, repr or attribute of
-an exception ever holds the API key or auth token.
+The names, bases and attributes match the official SDK's (`AnthropicError`
+is `BatchDeleteError`; `body` is the decoded JSON, `raw_body` the bytes,
+`response` a small `ErrorResponse`, not an httpx.Response). No message,
+repr or attribute of an exception ever holds the API key or auth token.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import msgspec
 
 __all__ = [
     "APIConnectionError",
@@ -51,17 +61,26 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AnthropicError",
     "AuthenticationError",
     "BadRequestError",
     "BatchDeleteError",
+    "ClientClosedRequestError",
     "ConfigurationError",
     "ConflictError",
+    "ContentTooLargeError",
+    "DeadlineExceededError",
+    "ErrorResponse",
     "GatewayTimeoutError",
+    "HTTPNotImplementedError",
     "InternalServerError",
     "NotFoundError",
     "OverloadedError",
+    "PaymentRequiredError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
     "RateLimitError",
+    "RequestHeaderFieldsTooLargeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "ResponseTooLargeError",
@@ -179,7 +198,53 @@ class APITimeoutError(APIConnectionError):
     """The request timed out, or the call's overall deadline passed."""
 
 
-class APIResponseValidationError(APIError):
+_NOT_DECODED: Any = object()
+
+
+class ErrorResponse(NamedTuple):
+    """The answer an error came with, where the SDK has an httpx.Response:
+    `status_code`, `headers` (lower-case names), `content` (the bytes kept:
+    an error body up to 64 KiB), `text` and `json()`."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return msgspec.json.decode(self.content)
+
+
+class _WithBody(APIError):
+    """An error with the answer's status, headers and body: `raw_body` is
+    the bytes, `body` the decoded JSON (None when it is not JSON), as the
+    SDK's `body`; `response` an `ErrorResponse`."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    raw_body: bytes
+
+    @property
+    def body(self) -> object | None:
+        decoded = self.__dict__.get("_body", _NOT_DECODED)
+        if decoded is _NOT_DECODED:
+            try:
+                decoded = msgspec.json.decode(self.raw_body) if self.raw_body else None
+            except (msgspec.DecodeError, RecursionError):  # not JSON, or nested too deep
+                decoded = None
+            self.__dict__["_body"] = decoded
+        result: object | None = decoded
+        return result
+
+    @property
+    def response(self) -> ErrorResponse:
+        return ErrorResponse(self.status_code, self.headers, self.raw_body)
+
+
+class APIResponseValidationError(_WithBody):
     """A successful status came with a body that is not the promised object."""
 
     def __init__(
@@ -194,7 +259,7 @@ class APIResponseValidationError(APIError):
     ) -> None:
         super().__init__(message, request_id=request_id, attempts=attempts)
         self.status_code = status_code
-        self.body = body
+        self.raw_body = body
         self.headers = headers
 
 
@@ -203,14 +268,16 @@ class ResponseTooLargeError(APIResponseValidationError):
     (once decoded); it was read no further and the connection was dropped."""
 
 
-class APIStatusError(APIError):
+class APIStatusError(_WithBody):
     """The API answered with a status that is not 2xx.
 
     Attributes: `status_code`, `request_id`, `error_type` (the API's
-    `error.type`, or None), `api_message` (the API's `error.message`, or a
-    readable excerpt of whatever body came back), `body` (raw bytes),
-    `headers` (lower-case names), and `retry_after`: the wait in seconds the
-    server asked for, when it asked for one.
+    `error.type`, or None; also `type`, the SDK's name), `api_message` (the
+    API's `error.message`, or a readable excerpt of whatever body came
+    back), `body` (the decoded JSON, or None), `raw_body` (the bytes),
+    `headers` (lower-case names), `response` (an `ErrorResponse`), and
+    `retry_after`: the wait in seconds the server asked for, when it asked
+    for one.
     """
 
     #: What the user can do about this kind of error; ends the message.
@@ -231,11 +298,26 @@ class APIStatusError(APIError):
     ) -> None:
         super().__init__(message, request_id=request_id, attempts=attempts)
         self.status_code = status_code
-        self.body = body
+        self.raw_body = body
         self.headers = headers
         self.error_type = error_type
         self.api_message = api_message
         self.retry_after = retry_after
+
+    @property
+    def type(self) -> str | None:
+        """The API's `error.type` (`error_type`), under the SDK's name."""
+        return self.error_type
+
+    @property
+    def error_code(self) -> str | None:
+        """The API's `error.details.error_code` when the body has one (the
+        SDK raises a subclass per code; here, branch on this)."""
+        body = self.body
+        error = body.get("error") if isinstance(body, dict) else None
+        details = error.get("details") if isinstance(error, dict) else None
+        code = details.get("error_code") if isinstance(details, dict) else None
+        return code if isinstance(code, str) else None
 
 
 class BadRequestError(APIStatusError):
@@ -247,6 +329,10 @@ class BadRequestError(APIStatusError):
 
 class AuthenticationError(APIStatusError):
     hint = "Check the API key (ANTHROPIC_API_KEY) or auth token (ANTHROPIC_AUTH_TOKEN)."
+
+
+class PaymentRequiredError(APIStatusError):
+    hint = "The organization's billing must be settled before the API accepts requests."
 
 
 class PermissionDeniedError(APIStatusError):
@@ -265,8 +351,15 @@ class ConflictError(APIStatusError):
     hint = "The batch changed while the request ran; try again."
 
 
-class RequestTooLargeError(APIStatusError):
+class PreconditionFailedError(APIStatusError):
+    hint = "A precondition of the request did not hold."
+
+
+class ContentTooLargeError(APIStatusError):
     hint = "The request is larger than the API accepts."
+
+
+RequestTooLargeError = ContentTooLargeError  # the SDK's older name
 
 
 class UnprocessableEntityError(APIStatusError):
@@ -277,8 +370,20 @@ class RateLimitError(APIStatusError):
     hint = "The API is rate limiting these credentials; wait and try again."
 
 
+class RequestHeaderFieldsTooLargeError(APIStatusError):
+    hint = "The request's headers are larger than the server accepts."
+
+
+class ClientClosedRequestError(APIStatusError):
+    hint = "The request was closed before the API answered; try again."
+
+
 class InternalServerError(APIStatusError):
     hint = "The API had a server-side failure; try again later."
+
+
+class HTTPNotImplementedError(InternalServerError):
+    hint = "The server does not support this request."
 
 
 class ServiceUnavailableError(InternalServerError):
@@ -293,16 +398,25 @@ class OverloadedError(InternalServerError):
     hint = "The API is overloaded; try again later."
 
 
+DeadlineExceededError = GatewayTimeoutError  # the SDK's older name
+AnthropicError = BatchDeleteError  # the SDK's base class name
+
+
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
+    402: PaymentRequiredError,
     403: PermissionDeniedError,
     404: NotFoundError,
     408: RequestTimeoutError,
     409: ConflictError,
-    413: RequestTooLargeError,
+    412: PreconditionFailedError,
+    413: ContentTooLargeError,
     422: UnprocessableEntityError,
     429: RateLimitError,
+    431: RequestHeaderFieldsTooLargeError,
+    499: ClientClosedRequestError,
+    501: HTTPNotImplementedError,
     503: ServiceUnavailableError,
     504: GatewayTimeoutError,
     529: OverloadedError,

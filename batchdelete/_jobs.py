@@ -128,7 +128,7 @@ def delete_flow(
                     "deleted yet: cancel it first, or delete it with force, which "
                     "cancels it, waits for it to end and deletes it.",
                     status_code=refused.status_code,
-                    body=refused.body,
+                    body=refused.raw_body,
                     headers=refused.headers,
                     error_type=refused.error_type,
                     api_message=refused.api_message,

@@ -227,7 +227,7 @@ def test_invalid_success_body_is_a_validation_error(
         make_client().delete("msgbatch_1")
     err = info.value
     assert why.lower() in str(err).lower()
-    assert err.status_code == 200 and err.body == body
+    assert err.status_code == 200 and err.raw_body == body
     assert err.request_id == "req_test_1"
     assert len(server.requests) == 1  # never retried
 
@@ -248,15 +248,19 @@ def test_validation_error_shows_at_most_200_bytes(
 STATUS_ROWS = [
     (400, bd.BadRequestError, "invalid_request_error"),
     (401, bd.AuthenticationError, "authentication_error"),
+    (402, bd.PaymentRequiredError, "billing_error"),
     (403, bd.PermissionDeniedError, "permission_error"),
     (404, bd.NotFoundError, "not_found_error"),
     (408, bd.RequestTimeoutError, "timeout_error"),
     (409, bd.ConflictError, "conflict_error"),
-    (413, bd.RequestTooLargeError, "request_too_large"),
+    (412, bd.PreconditionFailedError, "invalid_request_error"),
+    (413, bd.ContentTooLargeError, "request_too_large"),
     (422, bd.UnprocessableEntityError, "invalid_request_error"),
     (429, bd.RateLimitError, "rate_limit_error"),
+    (431, bd.RequestHeaderFieldsTooLargeError, "invalid_request_error"),
+    (499, bd.ClientClosedRequestError, "api_error"),
     (500, bd.InternalServerError, "api_error"),
-    (501, bd.InternalServerError, "api_error"),
+    (501, bd.HTTPNotImplementedError, "api_error"),
     (502, bd.InternalServerError, "api_error"),
     (503, bd.ServiceUnavailableError, "api_error"),
     (504, bd.GatewayTimeoutError, "timeout_error"),
@@ -286,7 +290,11 @@ def test_status_maps_to_class(
     assert err.request_id == f"req_{status}"
     assert err.error_type == error_type
     assert err.api_message == "Something specific went wrong."
-    assert err.body == reply.body
+    assert err.raw_body == reply.body
+    assert err.body == json.loads(reply.body)  # decoded, as the SDK's `body`
+    assert err.type == error_type  # the SDK's name for error_type
+    assert err.response.status_code == status and err.response.content == reply.body
+    assert err.response.json() == err.body and err.response.headers is err.headers
     assert err.headers["request-id"] == f"req_{status}"
     assert err.attempts == 1
     message = str(err)

@@ -4,7 +4,6 @@ headers; against the real emulator on 127.0.0.1."""
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -56,7 +55,8 @@ def test_the_request_over_the_limit_is_429(batch_emulator: Emulator) -> None:
             c.retrieve(batch.id)
     error = caught.value
     assert error.status_code == 429 and error.error_type == "rate_limit_error"
-    body = json.loads(error.body)
+    body = error.body
+    assert isinstance(body, dict)
     assert body["type"] == "error" and body["error"]["type"] == "rate_limit_error"
     assert "3 requests per minute" in body["error"]["message"]
     assert error.headers["retry-after"] == "20"  # 3 a minute: a token every 20 s

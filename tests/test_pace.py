@@ -772,4 +772,5 @@ def test_without_a_limiter_there_is_no_admit() -> None:
     with pytest.raises(bd.RateLimitError) as caught:
         flow.send(rate_limited("1"))
     assert caught.value.attempts == 2
-    assert json.loads(caught.value.body)["type"] == "error"
+    assert caught.value.body == json.loads(caught.value.raw_body)
+    assert isinstance(caught.value.body, dict) and caught.value.body["type"] == "error"

@@ -1,0 +1,111 @@
+"""The exception classes code written for the official SDK catches exist
+here under the same names, with the same bases and attributes."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import anthropic
+import anthropic._exceptions as sdk_exceptions
+import pytest
+
+import batchdelete as bd
+
+#: The SDK's exceptions by status (and connection, timeout, validation):
+#: those a delete, retrieve, cancel or list raises. Its subclasses per
+#: `error.details.error_code` (RampLimitExceededError, ...) are not made
+#: here: their status class is raised, with `error_code` to branch on.
+SDK_NAMES = [
+    name
+    for name, obj in vars(sdk_exceptions).items()
+    if inspect.isclass(obj)
+    and issubclass(obj, anthropic.APIError)
+    and obj is not anthropic.APIWebhookValidationError  # webhooks: not these calls
+]
+
+
+def test_the_sdk_names_are_found() -> None:
+    assert {"APIStatusError", "NotFoundError", "OverloadedError"} <= set(SDK_NAMES)
+    assert len(SDK_NAMES) >= 20
+
+
+@pytest.mark.parametrize("name", sorted(SDK_NAMES))
+def test_same_name_same_bases(name: str) -> None:
+    ours = getattr(bd, name)
+    theirs = getattr(anthropic, name)
+    # Every SDK base (by name, up to AnthropicError) is a base here too.
+    for base in theirs.__mro__:
+        if base in (Exception, BaseException, object):
+            continue
+        assert issubclass(ours, getattr(bd, base.__name__)), (name, base.__name__)
+    if issubclass(theirs, anthropic.APIStatusError) and theirs is not anthropic.APIStatusError:
+        status = theirs.__dict__.get("status_code")
+        if isinstance(status, int):  # the class is chosen for that status here too
+            from batchdelete._errors import status_error_class
+
+            assert status_error_class(status) is ours
+
+
+def test_the_old_names_are_aliases_as_in_the_sdk() -> None:
+    assert bd.RequestTooLargeError is bd.ContentTooLargeError
+    assert bd.DeadlineExceededError is bd.GatewayTimeoutError
+    assert bd.AnthropicError is bd.BatchDeleteError
+
+
+def test_status_error_attributes_as_the_sdk_names_them() -> None:
+    raw = json.dumps(
+        {"type": "error", "error": {"type": "not_found_error", "message": "gone"}}
+    ).encode()
+    error = bd.NotFoundError(
+        "Error code 404",
+        status_code=404,
+        body=raw,
+        headers={"request-id": "req_1"},
+        error_type="not_found_error",
+        api_message="gone",
+        request_id="req_1",
+    )
+    assert (error.status_code, error.request_id, error.message) == (404, "req_1", "Error code 404")
+    assert error.body == {"type": "error", "error": {"type": "not_found_error", "message": "gone"}}
+    assert error.raw_body == raw and error.type == "not_found_error"
+    assert error.response.status_code == 404 and error.response.json() == error.body
+    assert error.response.text == raw.decode()
+    assert error.error_code is None
+
+
+def test_error_code_from_the_details() -> None:
+    raw = json.dumps(
+        {
+            "type": "error",
+            "error": {
+                "type": "rate_limit_error",
+                "message": "ramp",
+                "details": {"error_code": "ramp_limit_exceeded"},
+            },
+        }
+    ).encode()
+    error = bd.RateLimitError(
+        "Error code 429",
+        status_code=429,
+        body=raw,
+        headers={},
+        error_type="rate_limit_error",
+        api_message="ramp",
+    )
+    assert error.error_code == "ramp_limit_exceeded"
+    # The SDK raises its subclass for that code; both catch as RateLimitError.
+    assert issubclass(anthropic.RampLimitExceededError, anthropic.RateLimitError)
+
+
+@pytest.mark.parametrize("raw", [b"", b"<html>", b"[" * 5000 + b"]" * 5000, b'{"a": '])
+def test_a_body_that_is_not_json_is_none(raw: bytes) -> None:
+    error = bd.InternalServerError(
+        "Error code 500",
+        status_code=500,
+        body=raw,
+        headers={},
+        error_type=None,
+        api_message="",
+    )
+    assert error.body is None and error.raw_body == raw
