@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -16,6 +16,7 @@ __all__ = [
     "ErrorEnvelope",
     "MessageBatch",
     "MessageBatchPage",
+    "Model",
     "RequestCounts",
     "decode_error",
 ]
@@ -23,7 +24,35 @@ __all__ = [
 NonEmptyStr = Annotated[str, msgspec.Meta(min_length=1)]
 
 
-class DeletedMessageBatch(msgspec.Struct, frozen=True):
+class Model(msgspec.Struct, frozen=True):
+    """A result object: a msgspec struct with the SDK's `to_dict()` and
+    `to_json()` (thin, over msgspec; the field names are the API's)."""
+
+    def to_dict(self, *, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
+        """The object as a dict, nested objects as dicts; `mode="json"` gives
+        only JSON types (datetimes as RFC 3339 strings), as the SDK's does."""
+        if mode == "json":
+            data: dict[str, Any] = msgspec.to_builtins(self)
+            return data
+        return {name: _python(getattr(self, name)) for name in self.__struct_fields__}
+
+    def to_json(self, *, indent: int = 2) -> str:
+        """The object as a JSON string, indented as the SDK's `to_json()`."""
+        text = msgspec.json.encode(self).decode()
+        if indent:
+            text = msgspec.json.format(text, indent=indent)
+        return text
+
+
+def _python(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        return {name: _python(getattr(value, name)) for name in value.__struct_fields__}
+    if isinstance(value, list):
+        return [_python(item) for item in value]
+    return value
+
+
+class DeletedMessageBatch(Model, frozen=True):
     """What the API returns when a Message Batch is deleted.
 
     `id` is the deleted batch's id; `type` is always "message_batch_deleted".
@@ -38,7 +67,7 @@ class BetaDeletedMessageBatch(DeletedMessageBatch, frozen=True):
     """The same object, returned by the beta path (`client.beta...`)."""
 
 
-class RequestCounts(msgspec.Struct, frozen=True):
+class RequestCounts(Model, frozen=True):
     """How many of a batch's requests are in each state."""
 
     processing: int = 0
@@ -48,7 +77,7 @@ class RequestCounts(msgspec.Struct, frozen=True):
     expired: int = 0
 
 
-class MessageBatch(msgspec.Struct, frozen=True):
+class MessageBatch(Model, frozen=True):
     """A Message Batch as retrieve, list and cancel return it.
 
     `processing_status` is "in_progress", "canceling" or "ended" (kept a
@@ -72,7 +101,7 @@ class MessageBatch(msgspec.Struct, frozen=True):
         return self.processing_status != "ended"
 
 
-class MessageBatchPage(msgspec.Struct, frozen=True):
+class MessageBatchPage(Model, frozen=True):
     """One page of `GET /v1/messages/batches`; the next page starts after `last_id`."""
 
     data: list[MessageBatch]

@@ -47,6 +47,11 @@ class APIResponse(msgspec.Struct, Generic[R], frozen=True):
     def parse(self) -> R:
         return self.data
 
+    @property
+    def retries_taken(self) -> int:
+        """Retries the call made (the SDK's name): `attempts` less one."""
+        return self.attempts - 1
+
 
 def next_after(page: MessageBatchPage, after_id: str | None) -> str | None:
     """Where the next page of a listing starts, or None after the last."""

@@ -109,3 +109,37 @@ def test_a_body_that_is_not_json_is_none(raw: bytes) -> None:
         api_message="",
     )
     assert error.body is None and error.raw_body == raw
+
+
+def test_results_to_dict_and_to_json_as_the_sdks() -> None:
+    from anthropic.types.messages import MessageBatch as SDKBatch
+
+    wire = {
+        "id": "msgbatch_1",
+        "type": "message_batch",
+        "processing_status": "ended",
+        "request_counts": {
+            "processing": 0,
+            "succeeded": 2,
+            "errored": 1,
+            "canceled": 0,
+            "expired": 0,
+        },
+        "created_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2026-01-02T00:00:00Z",
+        "ended_at": "2026-01-01T01:00:00Z",
+        "cancel_initiated_at": None,
+        "archived_at": None,
+        "results_url": "https://example.invalid/results",
+    }
+    import msgspec
+
+    ours = msgspec.json.decode(json.dumps(wire), type=bd.MessageBatch)
+    theirs = SDKBatch.model_validate(wire)
+    assert ours.to_dict() == theirs.to_dict()
+    assert ours.to_dict(mode="json") == theirs.to_dict(mode="json") == wire
+    assert json.loads(ours.to_json()) == json.loads(theirs.to_json())
+    assert ours.to_json().startswith('{\n  "id": "msgbatch_1"')  # indented by 2
+    deleted = bd.DeletedMessageBatch(id="msgbatch_1", type="message_batch_deleted")
+    assert deleted.to_dict() == {"id": "msgbatch_1", "type": "message_batch_deleted"}
+    assert json.loads(deleted.to_json(indent=0)) == deleted.to_dict()
