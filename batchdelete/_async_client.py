@@ -98,9 +98,10 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
         model: type[R],
         betas: Iterable[str] | None,
         timeout: Timeout | float | None,
-        extra_headers: Mapping[str, str] | None,
+        extra_headers: Mapping[str, str | None] | None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> APIResponse[R]:
-        call = self._call(method, url, model, betas, timeout, extra_headers)
+        call = self._call(method, url, model, betas, timeout, extra_headers, extra_query)
         response: APIResponse[R] = await self._run(call)
         return response
 

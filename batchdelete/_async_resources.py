@@ -19,7 +19,8 @@ __all__ = ["AsyncBatches", "AsyncOperations", "AsyncRawBatches", "_AsyncBeta", "
 
 T = TypeVar("T", bound=DeletedMessageBatch)
 Betas = Iterable[str] | None
-Headers = Mapping[str, str] | None
+Headers = Mapping[str, str | None] | None  # None: remove that default header
+Query = Mapping[str, object] | None
 
 
 class AsyncOperations(Generic[T]):
@@ -31,7 +32,7 @@ class AsyncOperations(Generic[T]):
 
     @property
     def with_raw_response(self) -> AsyncRawBatches[T]:
-        """The same delete, returning an `APIResponse` with the call's details."""
+        """`Operations.with_raw_response`, awaited."""
         return AsyncRawBatches(self._client, self._model)
 
     async def delete(
@@ -41,6 +42,7 @@ class AsyncOperations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> T:
         """Delete a Message Batch that has finished processing.
 
@@ -52,7 +54,9 @@ class AsyncOperations(Generic[T]):
         """
         c = self._client
         url = c._batch_url(message_batch_id)
-        return (await c._fetch("DELETE", url, self._model, betas, timeout, extra_headers)).data
+        return (
+            await c._fetch("DELETE", url, self._model, betas, timeout, extra_headers, extra_query)
+        ).data
 
     async def retrieve(
         self,
@@ -61,11 +65,14 @@ class AsyncOperations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> MessageBatch:
         """The batch's current state (`GET /v1/messages/batches/{id}`)."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return (await c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers)).data
+        return (
+            await c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+        ).data
 
     async def cancel(
         self,
@@ -74,11 +81,14 @@ class AsyncOperations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> MessageBatch:
         """Start canceling a running batch; it is `canceling` until it ends."""
         c = self._client
         url = c._batch_url(message_batch_id, "/cancel")
-        return (await c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers)).data
+        return (
+            await c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+        ).data
 
     async def list_page(
         self,
@@ -89,11 +99,14 @@ class AsyncOperations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> MessageBatchPage:
         """One page of batches, newest first."""
         c = self._client
         url = c._list_url(limit, after_id, before_id)
-        return (await c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers)).data
+        return (
+            await c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query)
+        ).data
 
     async def list(
         self,
@@ -102,6 +115,7 @@ class AsyncOperations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> AsyncIterator[MessageBatch]:
         """Every batch, newest first, fetching `limit` per page as it goes."""
         after_id: str | None = None
@@ -112,6 +126,7 @@ class AsyncOperations(Generic[T]):
                 betas=betas,
                 timeout=timeout,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             )
             for batch in page.data:
                 yield batch
@@ -142,11 +157,60 @@ class AsyncRawBatches(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> APIResponse[T]:
         """Delete a Message Batch; the result with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return await c._fetch("DELETE", url, self._model, betas, timeout, extra_headers)
+        return await c._fetch(
+            "DELETE", url, self._model, betas, timeout, extra_headers, extra_query
+        )
+
+    async def retrieve(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+        extra_query: Query = None,
+    ) -> APIResponse[MessageBatch]:
+        """The batch's current state, with the call's details."""
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return await c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+
+    async def cancel(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+        extra_query: Query = None,
+    ) -> APIResponse[MessageBatch]:
+        """Start canceling a running batch, with the call's details."""
+        c = self._client
+        url = c._batch_url(message_batch_id, "/cancel")
+        return await c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+
+    async def list(
+        self,
+        *,
+        limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+        extra_query: Query = None,
+    ) -> APIResponse[MessageBatchPage]:
+        """One page of batches (`parse()` gives the page), with the call's details."""
+        c = self._client
+        url = c._list_url(limit, after_id, before_id)
+        return await c._fetch(
+            "GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query
+        )
 
 
 class _AsyncMessages(Generic[T]):

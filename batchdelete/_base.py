@@ -46,6 +46,7 @@ _PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
 DEFAULT_TIMEOUT = Timeout()
 ENV_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 R = TypeVar("R")
+C = TypeVar("C", bound="BaseClient")
 
 
 def _env(name: str) -> str | None:
@@ -107,6 +108,7 @@ class BaseClient:
         base_url: str | None = None,
         api_version: str = DEFAULT_API_VERSION,
         transport: str | Transport | AsyncTransport | Any | None = None,
+        http_client: Any | None = None,
         timeout: Timeout | float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
@@ -116,8 +118,44 @@ class BaseClient:
         verify: bool | str | ssl.SSLContext = True,
         cert: str | tuple[str, str] | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        default_headers: Mapping[str, str | None] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        _shared: tuple[Any, ConnectionOptions | None] | None = None,
     ) -> None:
         api_key, auth_token = _credentials(api_key, auth_token)
+        if http_client is not None:
+            if transport is not None:
+                raise ConfigurationError(
+                    "Pass either http_client= or transport=, not both (http_client= is "
+                    "transport= given your own client)."
+                )
+            if isinstance(http_client, str):
+                raise ConfigurationError(
+                    "http_client= takes a client object (an httpx.Client, requests.Session "
+                    "or urllib3.PoolManager); to name a transport, use transport=."
+                )
+        # What `with_options()` builds a copy from (the credentials as resolved).
+        self._args: dict[str, Any] = {
+            "api_key": api_key,
+            "auth_token": auth_token,
+            "base_url": base_url,
+            "api_version": api_version,
+            "transport": transport,
+            "http_client": http_client,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "max_retry_wait": max_retry_wait,
+            "max_response_bytes": max_response_bytes,
+            "proxy": proxy,
+            "trust_env": trust_env,
+            "verify": verify,
+            "cert": cert,
+            "max_connections": max_connections,
+            "default_headers": default_headers,
+            "default_query": default_query,
+        }
+        if http_client is not None:
+            transport = http_client
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(
                 f"max_retries must be an int of 0 or more, got {max_retries!r}."
@@ -169,7 +207,9 @@ class BaseClient:
             headers["authorization"] = f"Bearer {token}"
             self._auth = "auth_token"
         options: ConnectionOptions | None = None
-        if transport is None or isinstance(transport, str):
+        if _shared is not None:  # a copy: the parent's transport, not closed here
+            pass
+        elif transport is None or isinstance(transport, str):
             options = ConnectionOptions(
                 proxy=proxy,
                 trust_env=trust_env,
@@ -188,14 +228,20 @@ class BaseClient:
                 "builds; a client or transport of your own is used exactly as you built it: "
                 "set them on it instead."
             )
+        if _shared is not None:
+            self._transport, options = _shared
+            self._owns_transport = False
+        else:
+            self._transport, self._owns_transport = self._resolve(transport, options)
         self._options = options
-        self._transport, self._owns_transport = self._resolve(transport, options)
         t = self._transport
         headers["user-agent"] = check_header(
             "user-agent",
             f"batchdelete/{__version__} {t.name}/{t.library_version} python/{_PYTHON}",
         )
+        _merge_headers(headers, default_headers, "default_headers")
         self._headers: dict[str, str] = headers
+        self._query = _checked_query(default_query, "default_query")
         self._hooks = Hooks(get_plugin_manager())
         self._closed = False
         self._random = random.random
@@ -212,6 +258,34 @@ class BaseClient:
 
     def _setup(self) -> None:
         """What a driver adds to the shared state (locks, sleep, resources)."""
+
+    def with_options(self: C, **overrides: Any) -> C:
+        """A new client like this one, with any constructor argument
+        overridden (`max_retries=0`, `timeout=...`, `default_headers=...`).
+        Unless the transport or a connection option changes, the copy sends
+        through this client's transport, connections and all; closing the
+        copy leaves them open, closing this client closes them for both.
+        Credentials carry over as this client resolved them; giving
+        `api_key` drops the auth token, and the other way round."""
+        unknown = sorted(set(overrides) - set(self._args))
+        if unknown:
+            raise ConfigurationError(
+                f"with_options() got unknown argument(s) {', '.join(unknown)}; it takes "
+                f"the constructor's: {', '.join(sorted(self._args))}."
+            )
+        args = {**self._args, **overrides}
+        if "api_key" in overrides and "auth_token" not in overrides:
+            args["auth_token"] = None
+        if "auth_token" in overrides and "api_key" not in overrides:
+            args["api_key"] = None
+        rebuilt = any(
+            name in overrides and overrides[name] is not self._args[name]
+            for name in CONNECTION_ARGS
+        )
+        shared = None if rebuilt else (self._transport, self._options)
+        return type(self)(**args, _shared=shared)
+
+    copy = with_options  # the SDK's other name for it
 
     @property
     def base_url(self) -> str:
@@ -234,14 +308,30 @@ class BaseClient:
         model: type[Any],
         betas: Iterable[str] | None,
         timeout: Timeout | float | None,
-        extra_headers: Mapping[str, str] | None,
+        extra_headers: Mapping[str, str | None] | None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Call:
         """One call of the API, for a driver to run through the flow."""
         if self._closed:
             raise ConfigurationError(f"This {type(self).__name__} is closed; create a new one.")
         headers = self._headers_for(betas, extra_headers)
         limits = self._timeout if timeout is None else Timeout.coerce(timeout)
+        if self._query or extra_query:
+            url = self._with_query(url, extra_query)
         return Call(method, url, headers, limits, model)
+
+    def _with_query(self, url: str, extra_query: Mapping[str, object] | None) -> str:
+        """The URL with the default and per-call query parameters; those the
+        call sets itself (the list's limit and cursors) cannot be replaced."""
+        query = {**self._query, **_checked_query(extra_query, "extra_query")}
+        own = {pair.split("=", 1)[0] for pair in urlsplit(url).query.split("&") if pair}
+        taken = sorted(own & set(query))
+        if taken:
+            raise ConfigurationError(
+                f"The query parameter(s) {', '.join(taken)} are set by the call itself; "
+                "pass them as its arguments (limit=, after_id=, before_id=)."
+            )
+        return url + ("&" if "?" in url else "?") + urlencode(query)
 
     def _batch_url(self, batch_id: str, action: str = "") -> str:
         return self._prefix + encode_batch_id(batch_id) + action
@@ -257,7 +347,7 @@ class BaseClient:
         return self._prefix[:-1] + "?" + urlencode(query)
 
     def _headers_for(
-        self, betas: Iterable[str] | None, extra_headers: Mapping[str, str] | None
+        self, betas: Iterable[str] | None, extra_headers: Mapping[str, str | None] | None
     ) -> dict[str, str]:
         beta = beta_header(betas)
         if beta is None and not extra_headers:
@@ -265,9 +355,7 @@ class BaseClient:
         headers = dict(self._headers)
         if beta is not None:
             headers["anthropic-beta"] = beta
-        for name, value in (extra_headers or {}).items():
-            key = check_header_name(name)
-            headers[key] = check_header(key, value, secret=key in ("x-api-key", "authorization"))
+        _merge_headers(headers, extra_headers, "extra_headers")
         return headers
 
     def _jitter(self) -> float:
@@ -306,3 +394,47 @@ class BaseClient:
 
 def _no_proxy(url: str) -> str | None:
     return None
+
+
+CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+#: The arguments that decide the transport: a copy changing one builds its own.
+CONNECTION_ARGS = (
+    *("transport", "http_client", "proxy", "trust_env", "verify", "cert", "max_connections"),
+)
+
+
+def _merge_headers(
+    headers: dict[str, str], extra: Mapping[str, str | None] | None, source: str
+) -> None:
+    """Add `extra` to `headers` (a value of None removes that header), each
+    checked; the credential headers are refused: they come from api_key= or
+    auth_token= only, so that no header can send one silently elsewhere."""
+    for name, value in (extra or {}).items():
+        key = check_header_name(name)
+        if key in CREDENTIAL_HEADERS:
+            raise ConfigurationError(
+                f"{source} may not set or remove {key}: the credentials come from "
+                "api_key= or auth_token= (or with_options(api_key=...))."
+            )
+        if value is None:
+            headers.pop(key, None)
+        else:
+            headers[key] = check_header(key, value)
+
+
+def _checked_query(query: Mapping[str, object] | None, source: str) -> dict[str, str]:
+    """Query parameters as text: str, int, float or bool values (booleans
+    as true/false, as the SDK sends them); anything else is refused."""
+    checked: dict[str, str] = {}
+    for name, value in (query or {}).items():
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"{source} keys must be non-empty str, got {name!r}.")
+        if isinstance(value, bool):
+            checked[name] = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            checked[name] = str(value)
+        else:
+            raise ConfigurationError(
+                f"{source}[{name!r}] must be a str, int, float or bool, got {type(value).__name__}."
+            )
+    return checked

@@ -40,6 +40,13 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
         httpx.Client or urllib3.PoolManager (used as is, never closed here).
         Else BATCHDELETE_TRANSPORT, else the first installed of urllib3,
         httpx, requests, stdlib.
+      http_client: the SDK's name for a native client: the same as
+        transport= given one (refused together with transport=).
+      default_headers: headers sent on every request (a value of None
+        removes one of ours); default_query: query parameters on every
+        request (str, int, float or bool). Neither may touch the
+        credentials (x-api-key, authorization), nor the list's own
+        parameters. Per call, extra_headers= and extra_query= do the same.
       timeout: seconds for both connect and read of each attempt, or a
         `Timeout` (connect 5 s, read 60 s, no overall deadline by default).
       max_retries: retries after the first attempt (2 by default; 0: none).
@@ -56,7 +63,9 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
         under 1 MiB); a larger one raises `ResponseTooLargeError`. Error
         bodies are kept up to 64 KiB.
 
-    Thread-safe: one client can serve many threads.
+    `with_options(**overrides)` (or `copy(...)`) gives a client with any of
+    these changed, sharing this one's connections unless a connection
+    argument changes. Thread-safe: one client can serve many threads.
     """
 
     _resolve: ClassVar[Any] = staticmethod(resolve_transport)
@@ -113,10 +122,11 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
         model: type[R],
         betas: Iterable[str] | None,
         timeout: Timeout | float | None,
-        extra_headers: Mapping[str, str] | None,
+        extra_headers: Mapping[str, str | None] | None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> APIResponse[R]:
         response: APIResponse[R] = self._run(
-            self._call(method, url, model, betas, timeout, extra_headers)
+            self._call(method, url, model, betas, timeout, extra_headers, extra_query)
         )
         return response
 

@@ -250,8 +250,9 @@ def call_flow(
                     tname,
                     time.monotonic() - start,
                 )
-            # Only the list route has a query string (ids encode "?" as %3F).
-            status = status_error(result, attempt, note, listing="?" in url)
+            # The list route's path ends in /batches (an id encodes "/" as %2F).
+            listing = urlsplit(url).path.endswith("/batches")
+            status = status_error(result, attempt, note, listing=listing)
             if result.status == 407:
                 status = _proxy_refused(status, url, settings)
             error = status

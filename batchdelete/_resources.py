@@ -23,7 +23,8 @@ __all__ = ["APIResponse", "Batches", "Operations", "RawBatches", "_Beta", "_Mess
 T = TypeVar("T", bound=DeletedMessageBatch)
 R = TypeVar("R")
 Betas = Iterable[str] | None
-Headers = Mapping[str, str] | None
+Headers = Mapping[str, str | None] | None  # None: remove that default header
+Query = Mapping[str, object] | None
 
 
 class APIResponse(msgspec.Struct, Generic[R], frozen=True):
@@ -78,7 +79,9 @@ class Operations(Generic[T]):
 
     @property
     def with_raw_response(self) -> RawBatches[T]:
-        """The same delete, returning an `APIResponse` with the call's details."""
+        """The same operations, each returning an `APIResponse` with the
+        call's details (`parse()`, `headers`, `status_code`, `request_id`,
+        `retries_taken`); `list` returns one page."""
         return RawBatches(self._client, self._model)
 
     def delete(
@@ -88,6 +91,7 @@ class Operations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> T:
         """Delete a Message Batch that has finished processing.
 
@@ -99,7 +103,7 @@ class Operations(Generic[T]):
         """
         c = self._client
         url = c._batch_url(message_batch_id)
-        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers).data
+        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers, extra_query).data
 
     def retrieve(
         self,
@@ -108,11 +112,12 @@ class Operations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> MessageBatch:
         """The batch's current state (`GET /v1/messages/batches/{id}`)."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers).data
+        return c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query).data
 
     def cancel(
         self,
@@ -121,11 +126,12 @@ class Operations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> MessageBatch:
         """Start canceling a running batch; it is `canceling` until it ends."""
         c = self._client
         url = c._batch_url(message_batch_id, "/cancel")
-        return c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers).data
+        return c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query).data
 
     def list_page(
         self,
@@ -136,11 +142,14 @@ class Operations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> MessageBatchPage:
         """One page of batches, newest first."""
         c = self._client
         url = c._list_url(limit, after_id, before_id)
-        return c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers).data
+        return c._fetch(
+            "GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query
+        ).data
 
     def list(
         self,
@@ -149,6 +158,7 @@ class Operations(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> Iterator[MessageBatch]:
         """Every batch, newest first, fetching `limit` per page as it goes."""
         after_id: str | None = None
@@ -159,6 +169,7 @@ class Operations(Generic[T]):
                 betas=betas,
                 timeout=timeout,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             )
             yield from page.data
             after_id = next_after(page, after_id)
@@ -188,11 +199,56 @@ class RawBatches(Generic[T]):
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
+        extra_query: Query = None,
     ) -> APIResponse[T]:
         """Delete a Message Batch; the result with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers)
+        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers, extra_query)
+
+    def retrieve(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+        extra_query: Query = None,
+    ) -> APIResponse[MessageBatch]:
+        """The batch's current state, with the call's details."""
+        c = self._client
+        url = c._batch_url(message_batch_id)
+        return c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+
+    def cancel(
+        self,
+        message_batch_id: str,
+        *,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+        extra_query: Query = None,
+    ) -> APIResponse[MessageBatch]:
+        """Start canceling a running batch, with the call's details."""
+        c = self._client
+        url = c._batch_url(message_batch_id, "/cancel")
+        return c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        betas: Betas = None,
+        timeout: Timeout | float | None = None,
+        extra_headers: Headers = None,
+        extra_query: Query = None,
+    ) -> APIResponse[MessageBatchPage]:
+        """One page of batches (`parse()` gives the page), with the call's details."""
+        c = self._client
+        url = c._list_url(limit, after_id, before_id)
+        return c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query)
 
 
 class _Messages(Generic[T]):
