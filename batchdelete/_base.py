@@ -5,7 +5,6 @@ headers, connection options and transport choice, and the calls they make
 from __future__ import annotations
 
 import logging
-import os
 import random
 import sys
 import warnings
@@ -13,6 +12,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlencode, urlsplit
 
+from ._args import (
+    CONNECTION_ARGS,
+    checked_query,
+    credentials,
+    env,
+    merge_headers,
+    v1_hint,
+)
 from ._errors import ConfigurationError, TransportError
 from ._flow import Call, FlowSettings
 from ._hooks import Hooks
@@ -27,7 +34,6 @@ from ._spec import (
     batches_url,
     beta_header,
     check_header,
-    check_header_name,
     encode_batch_id,
 )
 from ._transport import AsyncTransport, Transport
@@ -44,53 +50,8 @@ log.addHandler(logging.NullHandler())  # a library: the application chooses wher
 DEFAULT_API_VERSION = "2023-06-01"
 _PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
 DEFAULT_TIMEOUT = Timeout()
-ENV_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 R = TypeVar("R")
 C = TypeVar("C", bound="BaseClient")
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value else None
-
-
-def _credentials(api_key: str | None, auth_token: str | None) -> tuple[str | None, str | None]:
-    """(api key, auth token), exactly one set: explicit arguments first, then
-    ANTHROPIC_API_KEY, then ANTHROPIC_AUTH_TOKEN. A blank value is refused,
-    naming where it came from, rather than sent and answered with a 401."""
-    if api_key is not None and auth_token is not None:
-        raise ConfigurationError("Pass either api_key or auth_token, not both.")
-    sources = [("api_key=", api_key), ("auth_token=", auth_token)]
-    if api_key is None and auth_token is None:
-        sources = [(name, os.environ.get(name)) for name in ENV_CREDENTIALS]
-    for i, (source, value) in enumerate(sources):
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{source} must be a str, got {type(value).__name__}.")
-        if not value.strip():
-            raise ConfigurationError(
-                f"The API credential from {source} is empty: set it to the key (or token) "
-                "itself, or leave it unset."
-            )
-        return (value, None) if i == 0 else (None, value)
-    raise ConfigurationError(
-        "No credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the "
-        "environment, or pass api_key= (or auth_token=) to the client."
-    )
-
-
-def _v1_hint(base_url: str) -> str | None:
-    """A warning for a base URL that ends in /v1, which the paths add again."""
-    path = urlsplit(base_url).path.rstrip("/")
-    if not path.endswith("/v1"):
-        return None
-    fixed = base_url.rstrip("/")[: -len("/v1")]
-    return (
-        f"The base URL {base_url!r} ends in /v1, so requests go to "
-        f"{fixed}/v1/v1/messages/batches/...; the API's base URL has no /v1. "
-        f"Use base_url={fixed!r} (or ANTHROPIC_BASE_URL)."
-    )
 
 
 class BaseClient:
@@ -122,7 +83,7 @@ class BaseClient:
         default_query: Mapping[str, object] | None = None,
         _shared: tuple[Any, ConnectionOptions | None] | None = None,
     ) -> None:
-        api_key, auth_token = _credentials(api_key, auth_token)
+        api_key, auth_token = credentials(api_key, auth_token)
         if http_client is not None:
             if transport is not None:
                 raise ConfigurationError(
@@ -184,10 +145,10 @@ class BaseClient:
         self._max_retries = max_retries
         self._max_retry_wait = float(max_retry_wait)
         self._base_url = (
-            base_url if base_url is not None else (_env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
+            base_url if base_url is not None else (env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
         )
         self._prefix = batches_url(self._base_url)
-        hint = _v1_hint(self._base_url)
+        hint = v1_hint(self._base_url)
         if hint is not None:
             log.warning("%s", hint)
             warnings.warn(hint, UserWarning, stacklevel=2)
@@ -239,9 +200,9 @@ class BaseClient:
             "user-agent",
             f"batchdelete/{__version__} {t.name}/{t.library_version} python/{_PYTHON}",
         )
-        _merge_headers(headers, default_headers, "default_headers")
+        merge_headers(headers, default_headers, "default_headers")
         self._headers: dict[str, str] = headers
-        self._query = _checked_query(default_query, "default_query")
+        self._query = checked_query(default_query, "default_query")
         self._hooks = Hooks(get_plugin_manager())
         self._closed = False
         self._random = random.random
@@ -323,7 +284,7 @@ class BaseClient:
     def _with_query(self, url: str, extra_query: Mapping[str, object] | None) -> str:
         """The URL with the default and per-call query parameters; those the
         call sets itself (the list's limit and cursors) cannot be replaced."""
-        query = {**self._query, **_checked_query(extra_query, "extra_query")}
+        query = {**self._query, **checked_query(extra_query, "extra_query")}
         own = {pair.split("=", 1)[0] for pair in urlsplit(url).query.split("&") if pair}
         taken = sorted(own & set(query))
         if taken:
@@ -355,7 +316,7 @@ class BaseClient:
         headers = dict(self._headers)
         if beta is not None:
             headers["anthropic-beta"] = beta
-        _merge_headers(headers, extra_headers, "extra_headers")
+        merge_headers(headers, extra_headers, "extra_headers")
         return headers
 
     def _jitter(self) -> float:
@@ -381,7 +342,7 @@ class BaseClient:
     def _route_is_missing(self) -> ConfigurationError:
         """The error for a 404 from the list route, remembered so that later
         ids make no request."""
-        hint = _v1_hint(self._base_url) or (
+        hint = v1_hint(self._base_url) or (
             "Check the base URL: it is the API's root, such as "
             "https://api.anthropic.com, without /v1."
         )
@@ -394,47 +355,3 @@ class BaseClient:
 
 def _no_proxy(url: str) -> str | None:
     return None
-
-
-CREDENTIAL_HEADERS = ("x-api-key", "authorization")
-#: The arguments that decide the transport: a copy changing one builds its own.
-CONNECTION_ARGS = (
-    *("transport", "http_client", "proxy", "trust_env", "verify", "cert", "max_connections"),
-)
-
-
-def _merge_headers(
-    headers: dict[str, str], extra: Mapping[str, str | None] | None, source: str
-) -> None:
-    """Add `extra` to `headers` (a value of None removes that header), each
-    checked; the credential headers are refused: they come from api_key= or
-    auth_token= only, so that no header can send one silently elsewhere."""
-    for name, value in (extra or {}).items():
-        key = check_header_name(name)
-        if key in CREDENTIAL_HEADERS:
-            raise ConfigurationError(
-                f"{source} may not set or remove {key}: the credentials come from "
-                "api_key= or auth_token= (or with_options(api_key=...))."
-            )
-        if value is None:
-            headers.pop(key, None)
-        else:
-            headers[key] = check_header(key, value)
-
-
-def _checked_query(query: Mapping[str, object] | None, source: str) -> dict[str, str]:
-    """Query parameters as text: str, int, float or bool values (booleans
-    as true/false, as the SDK sends them); anything else is refused."""
-    checked: dict[str, str] = {}
-    for name, value in (query or {}).items():
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"{source} keys must be non-empty str, got {name!r}.")
-        if isinstance(value, bool):
-            checked[name] = "true" if value else "false"
-        elif isinstance(value, (str, int, float)):
-            checked[name] = str(value)
-        else:
-            raise ConfigurationError(
-                f"{source}[{name!r}] must be a str, int, float or bool, got {type(value).__name__}."
-            )
-    return checked
