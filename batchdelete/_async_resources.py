@@ -5,11 +5,12 @@ each a coroutine (`list()` an async iterator). Only the signatures and the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
-from ._resources import APIResponse, next_after
+from ._pages import AsyncPager, Cursor, first_cursor
+from ._resources import APIResponse
 from ._spec import Timeout
 
 if TYPE_CHECKING:
@@ -108,31 +109,32 @@ class AsyncOperations(Generic[T]):
             await c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query)
         ).data
 
-    async def list(
+    def list(
         self,
         *,
         limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
-    ) -> AsyncIterator[MessageBatch]:
-        """Every batch, newest first, fetching `limit` per page as it goes."""
-        after_id: str | None = None
-        while True:
-            page = await self.list_page(
+    ) -> AsyncPager:
+        """`Operations.list`, awaited: `await` it for the first page (an
+        `AsyncBatchPage`), or `async for` over every batch, page by page."""
+
+        async def fetch(cursor: Cursor) -> MessageBatchPage:
+            return await self.list_page(
                 limit=limit,
-                after_id=after_id,
+                after_id=cursor.after_id,
+                before_id=cursor.before_id,
                 betas=betas,
                 timeout=timeout,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             )
-            for batch in page.data:
-                yield batch
-            after_id = next_after(page, after_id)
-            if after_id is None:
-                return
+
+        return AsyncPager(fetch, first_cursor(after_id, before_id))
 
 
 class AsyncBatches(AsyncOperations[T]):

@@ -6,13 +6,13 @@ wire contract can encode is sent; the workflows are where ids are checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import msgspec
 
-from ._errors import APIResponseValidationError
 from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
+from ._pages import BatchPage, Cursor, first_cursor, next_after
 from ._spec import Timeout
 
 if TYPE_CHECKING:
@@ -52,21 +52,6 @@ class APIResponse(msgspec.Struct, Generic[R], frozen=True):
     def retries_taken(self) -> int:
         """Retries the call made (the SDK's name): `attempts` less one."""
         return self.attempts - 1
-
-
-def next_after(page: MessageBatchPage, after_id: str | None) -> str | None:
-    """Where the next page of a listing starts, or None after the last."""
-    if not page.has_more or not page.data:
-        return None
-    if not page.last_id or page.last_id == after_id:
-        raise APIResponseValidationError(
-            "The API said more batches follow but gave no new last_id to "
-            "continue from; stopping instead of looping.",
-            status_code=200,
-            body=b"",
-            headers={},
-        )
-    return page.last_id
 
 
 class Operations(Generic[T]):
@@ -155,26 +140,30 @@ class Operations(Generic[T]):
         self,
         *,
         limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
         betas: Betas = None,
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
-    ) -> Iterator[MessageBatch]:
-        """Every batch, newest first, fetching `limit` per page as it goes."""
-        after_id: str | None = None
-        while True:
-            page = self.list_page(
+    ) -> BatchPage:
+        """Batches, newest first, as the SDK's page: the first page is
+        fetched now (`data`, `has_more`, `first_id`, `last_id`); iterating
+        gives every batch, fetching `limit` per page as it goes (with
+        `before_id`, pages go back towards newer batches)."""
+
+        def fetch(cursor: Cursor) -> MessageBatchPage:
+            return self.list_page(
                 limit=limit,
-                after_id=after_id,
+                after_id=cursor.after_id,
+                before_id=cursor.before_id,
                 betas=betas,
                 timeout=timeout,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             )
-            yield from page.data
-            after_id = next_after(page, after_id)
-            if after_id is None:
-                return
+
+        return BatchPage(fetch, first_cursor(after_id, before_id))
 
 
 class Batches(Operations[T]):
