@@ -15,11 +15,14 @@ __all__ = [
     "CONNECTION_ARGS",
     "CREDENTIAL_HEADERS",
     "ENV_CREDENTIALS",
+    "WORKSPACE_HEADER",
     "checked_query",
     "credentials",
+    "custom_headers",
     "env",
     "merge_headers",
     "v1_hint",
+    "workspace",
 ]
 
 ENV_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
@@ -70,6 +73,7 @@ def v1_hint(base_url: str) -> str | None:
 
 
 CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+WORKSPACE_HEADER = "anthropic-workspace-id"
 #: The arguments that decide the transport: a copy changing one builds its own.
 CONNECTION_ARGS = (
     *("transport", "http_client", "proxy", "trust_env", "verify", "cert", "max_connections"),
@@ -111,3 +115,34 @@ def checked_query(query: Mapping[str, object] | None, source: str) -> dict[str, 
                 f"{source}[{name!r}] must be a str, int, float or bool, got {type(value).__name__}."
             )
     return checked
+
+
+def workspace(
+    extra_headers: Mapping[str, str | None] | None, workspace_id: str | None
+) -> Mapping[str, str | None] | None:
+    """A call's headers with its `workspace_id` (`anthropic-workspace-id`);
+    as in the SDK, the call's own `extra_headers` win."""
+    if workspace_id is None:
+        return extra_headers
+    return {WORKSPACE_HEADER: workspace_id, **(extra_headers or {})}
+
+
+def custom_headers() -> dict[str, str]:
+    """ANTHROPIC_CUSTOM_HEADERS, read as the SDK reads it: one `Name: value`
+    a line, split at the first colon, both sides stripped, a line without a
+    colon skipped, a later name winning. A value with CR, LF or NUL is
+    refused (the SDK lets one by)."""
+    text = os.environ.get("ANTHROPIC_CUSTOM_HEADERS")
+    headers: dict[str, str] = {}
+    for number, line in enumerate((text or "").split("\n"), 1):
+        name, colon, value = line.partition(":")
+        if not colon:
+            continue
+        name, value = name.strip(), value.strip()
+        if any(ch in value for ch in "\r\n\0"):
+            raise ConfigurationError(
+                f"ANTHROPIC_CUSTOM_HEADERS line {number}: the value of {name!r} holds CR, "
+                "LF or NUL; one header a line, `Name: value`."
+            )
+        headers[name.lower()] = value
+    return headers

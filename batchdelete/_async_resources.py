@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from ._args import workspace
 from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
 from ._pages import AsyncPager, Cursor, first_cursor
 from ._resources import APIResponse
@@ -44,6 +45,7 @@ class AsyncOperations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> T:
         """Delete a Message Batch that has finished processing.
 
@@ -56,7 +58,15 @@ class AsyncOperations(Generic[T]):
         c = self._client
         url = c._batch_url(message_batch_id)
         return (
-            await c._fetch("DELETE", url, self._model, betas, timeout, extra_headers, extra_query)
+            await c._fetch(
+                "DELETE",
+                url,
+                self._model,
+                betas,
+                timeout,
+                workspace(extra_headers, workspace_id),
+                extra_query,
+            )
         ).data
 
     async def retrieve(
@@ -67,12 +77,21 @@ class AsyncOperations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> MessageBatch:
         """The batch's current state (`GET /v1/messages/batches/{id}`)."""
         c = self._client
         url = c._batch_url(message_batch_id)
         return (
-            await c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+            await c._fetch(
+                "GET",
+                url,
+                MessageBatch,
+                betas,
+                timeout,
+                workspace(extra_headers, workspace_id),
+                extra_query,
+            )
         ).data
 
     async def cancel(
@@ -83,12 +102,21 @@ class AsyncOperations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> MessageBatch:
         """Start canceling a running batch; it is `canceling` until it ends."""
         c = self._client
         url = c._batch_url(message_batch_id, "/cancel")
         return (
-            await c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+            await c._fetch(
+                "POST",
+                url,
+                MessageBatch,
+                betas,
+                timeout,
+                workspace(extra_headers, workspace_id),
+                extra_query,
+            )
         ).data
 
     async def list_page(
@@ -101,12 +129,21 @@ class AsyncOperations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> MessageBatchPage:
         """One page of batches, newest first."""
         c = self._client
         url = c._list_url(limit, after_id, before_id)
         return (
-            await c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query)
+            await c._fetch(
+                "GET",
+                url,
+                MessageBatchPage,
+                betas,
+                timeout,
+                workspace(extra_headers, workspace_id),
+                extra_query,
+            )
         ).data
 
     def list(
@@ -119,6 +156,7 @@ class AsyncOperations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> AsyncPager:
         """`Operations.list`, awaited: `await` it for the first page (an
         `AsyncBatchPage`), or `async for` over every batch, page by page."""
@@ -132,6 +170,7 @@ class AsyncOperations(Generic[T]):
                 timeout=timeout,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
+                workspace_id=workspace_id,
             )
 
         return AsyncPager(fetch, first_cursor(after_id, before_id))
@@ -160,12 +199,19 @@ class AsyncRawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[T]:
         """Delete a Message Batch; the result with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id)
         return await c._fetch(
-            "DELETE", url, self._model, betas, timeout, extra_headers, extra_query
+            "DELETE",
+            url,
+            self._model,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
         )
 
     async def retrieve(
@@ -176,11 +222,20 @@ class AsyncRawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[MessageBatch]:
         """The batch's current state, with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return await c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+        return await c._fetch(
+            "GET",
+            url,
+            MessageBatch,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        )
 
     async def cancel(
         self,
@@ -190,11 +245,20 @@ class AsyncRawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[MessageBatch]:
         """Start canceling a running batch, with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id, "/cancel")
-        return await c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+        return await c._fetch(
+            "POST",
+            url,
+            MessageBatch,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        )
 
     async def list(
         self,
@@ -206,12 +270,19 @@ class AsyncRawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[MessageBatchPage]:
         """One page of batches (`parse()` gives the page), with the call's details."""
         c = self._client
         url = c._list_url(limit, after_id, before_id)
         return await c._fetch(
-            "GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query
+            "GET",
+            url,
+            MessageBatchPage,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
         )
 
 

@@ -16,9 +16,11 @@ from ._args import (
     CONNECTION_ARGS,
     checked_query,
     credentials,
+    custom_headers,
     env,
     merge_headers,
     v1_hint,
+    workspace,
 )
 from ._errors import ConfigurationError, TransportError
 from ._flow import Call, FlowSettings
@@ -81,6 +83,7 @@ class BaseClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         default_headers: Mapping[str, str | None] | None = None,
         default_query: Mapping[str, object] | None = None,
+        workspace_id: str | None = None,
         _shared: tuple[Any, ConnectionOptions | None] | None = None,
     ) -> None:
         api_key, auth_token = credentials(api_key, auth_token)
@@ -114,6 +117,7 @@ class BaseClient:
             "max_connections": max_connections,
             "default_headers": default_headers,
             "default_query": default_query,
+            "workspace_id": workspace_id,
         }
         if http_client is not None:
             transport = http_client
@@ -200,7 +204,10 @@ class BaseClient:
             "user-agent",
             f"batchdelete/{__version__} {t.name}/{t.library_version} python/{_PYTHON}",
         )
+        # Ours, then ANTHROPIC_CUSTOM_HEADERS, then default_headers, then workspace_id.
+        merge_headers(headers, custom_headers(), "ANTHROPIC_CUSTOM_HEADERS")
         merge_headers(headers, default_headers, "default_headers")
+        merge_headers(headers, workspace(None, workspace_id), "workspace_id")
         self._headers: dict[str, str] = headers
         self._query = checked_query(default_query, "default_query")
         self._hooks = Hooks(get_plugin_manager())

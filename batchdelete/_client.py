@@ -47,6 +47,11 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
         request (str, int, float or bool). Neither may touch the
         credentials (x-api-key, authorization), nor the list's own
         parameters. Per call, extra_headers= and extra_query= do the same.
+        ANTHROPIC_CUSTOM_HEADERS (one `Name: value` a line, as the SDK
+        reads it) adds headers that default_headers override.
+      workspace_id: sent as `anthropic-workspace-id` on every request (for
+        credentials that act on several workspaces); each operation's
+        workspace_id= wins over it, and its extra_headers over both.
       timeout: seconds for both connect and read of each attempt, or a
         `Timeout` (connect 5 s, read 60 s, no overall deadline by default).
       max_retries: retries after the first attempt (2 by default; 0: none).

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import msgspec
 
+from ._args import workspace
 from ._models import BetaDeletedMessageBatch, DeletedMessageBatch, MessageBatch, MessageBatchPage
 from ._pages import BatchPage, Cursor, first_cursor, next_after
 from ._spec import Timeout
@@ -77,6 +78,7 @@ class Operations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> T:
         """Delete a Message Batch that has finished processing.
 
@@ -88,7 +90,15 @@ class Operations(Generic[T]):
         """
         c = self._client
         url = c._batch_url(message_batch_id)
-        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers, extra_query).data
+        return c._fetch(
+            "DELETE",
+            url,
+            self._model,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        ).data
 
     def retrieve(
         self,
@@ -98,11 +108,20 @@ class Operations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> MessageBatch:
         """The batch's current state (`GET /v1/messages/batches/{id}`)."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query).data
+        return c._fetch(
+            "GET",
+            url,
+            MessageBatch,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        ).data
 
     def cancel(
         self,
@@ -112,11 +131,20 @@ class Operations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> MessageBatch:
         """Start canceling a running batch; it is `canceling` until it ends."""
         c = self._client
         url = c._batch_url(message_batch_id, "/cancel")
-        return c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query).data
+        return c._fetch(
+            "POST",
+            url,
+            MessageBatch,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        ).data
 
     def list_page(
         self,
@@ -128,6 +156,7 @@ class Operations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> MessageBatchPage:
         """One page of batches, newest first."""
         c = self._client
@@ -146,6 +175,7 @@ class Operations(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> BatchPage:
         """Batches, newest first, as the SDK's page: the first page is
         fetched now (`data`, `has_more`, `first_id`, `last_id`); iterating
@@ -161,6 +191,7 @@ class Operations(Generic[T]):
                 timeout=timeout,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
+                workspace_id=workspace_id,
             )
 
         return BatchPage(fetch, first_cursor(after_id, before_id))
@@ -189,11 +220,20 @@ class RawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[T]:
         """Delete a Message Batch; the result with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return c._fetch("DELETE", url, self._model, betas, timeout, extra_headers, extra_query)
+        return c._fetch(
+            "DELETE",
+            url,
+            self._model,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        )
 
     def retrieve(
         self,
@@ -203,11 +243,20 @@ class RawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[MessageBatch]:
         """The batch's current state, with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id)
-        return c._fetch("GET", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+        return c._fetch(
+            "GET",
+            url,
+            MessageBatch,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        )
 
     def cancel(
         self,
@@ -217,11 +266,20 @@ class RawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[MessageBatch]:
         """Start canceling a running batch, with the call's details."""
         c = self._client
         url = c._batch_url(message_batch_id, "/cancel")
-        return c._fetch("POST", url, MessageBatch, betas, timeout, extra_headers, extra_query)
+        return c._fetch(
+            "POST",
+            url,
+            MessageBatch,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        )
 
     def list(
         self,
@@ -233,11 +291,20 @@ class RawBatches(Generic[T]):
         timeout: Timeout | float | None = None,
         extra_headers: Headers = None,
         extra_query: Query = None,
+        workspace_id: str | None = None,
     ) -> APIResponse[MessageBatchPage]:
         """One page of batches (`parse()` gives the page), with the call's details."""
         c = self._client
         url = c._list_url(limit, after_id, before_id)
-        return c._fetch("GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query)
+        return c._fetch(
+            "GET",
+            url,
+            MessageBatchPage,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
+        )
 
 
 class _Messages(Generic[T]):

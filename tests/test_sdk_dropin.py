@@ -218,3 +218,51 @@ def test_with_raw_response_on_every_operation(api: Emulator) -> None:
         assert deleted.parse().id == done.id
     assert [r.route for r in api.requests] == ["retrieve", "cancel", "list", "delete"]
     assert api.requests[0].target.endswith("?x=1")
+
+
+# -- workspace_id, ANTHROPIC_CUSTOM_HEADERS (issue 16's first parts) ------------------------------
+
+
+def test_workspace_id_on_the_client_per_call_and_extra_headers_win(server: ScriptServer) -> None:
+    with bd.Client(api_key=API_KEY, base_url=server.url, workspace_id="wrkspc_A") as client:
+        client.delete("msgbatch_1")
+        client.messages.batches.delete("msgbatch_2", workspace_id="wrkspc_B")
+        client.beta.messages.batches.with_raw_response.delete(
+            "msgbatch_3",
+            workspace_id="wrkspc_B",
+            extra_headers={"anthropic-workspace-id": "wrkspc_C"},
+        )
+    assert [r.header("anthropic-workspace-id") for r in server.requests] == [
+        "wrkspc_A",
+        "wrkspc_B",
+        "wrkspc_C",
+    ]
+    with bd.Client(api_key=API_KEY, base_url=server.url) as plain:
+        plain.delete("msgbatch_4")
+    assert server.requests[-1].header("anthropic-workspace-id") is None
+
+
+def test_custom_headers_from_the_environment(
+    server: ScriptServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "ANTHROPIC_CUSTOM_HEADERS",
+        "X-Team: data\r\nno colon here\n\nX-Trace :  a: b \nX-Team: ops\nX-Both: env",
+    )
+    with bd.Client(
+        api_key=API_KEY, base_url=server.url, default_headers={"x-both": "explicit"}
+    ) as client:
+        client.delete("msgbatch_1")
+    sent = server.requests[0]
+    assert sent.header("x-team") == "ops"  # a later line wins
+    assert sent.header("x-trace") == "a: b"  # split at the first colon, stripped
+    assert sent.header("x-both") == "explicit"  # default_headers win over the variable
+
+
+@pytest.mark.parametrize(
+    "text", ["X-A: one\rtwo", "x-api-key: sk-other", "Authorization: Bearer t"]
+)
+def test_custom_headers_that_are_refused(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", text)
+    with pytest.raises(bd.ConfigurationError, match="ANTHROPIC_CUSTOM_HEADERS"):
+        bd.Client(api_key=API_KEY)
