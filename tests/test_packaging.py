@@ -21,6 +21,7 @@ def _run(*args: str | Path, cwd: Path | None = None) -> str:
     return out.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_wheel_with_only_urllib3(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
@@ -36,6 +37,9 @@ def test_wheel_with_only_urllib3(tmp_path: Path) -> None:
         "batchdelete/emulator/__init__.py",
         "batchdelete/emulator/pytest_plugin.py",
         "batchdelete/cli/__init__.py",
+        "batchdelete/bench/__init__.py",
+        "batchdelete/bench/_worker.py",
+        "batchdelete/bench/_server.py",
     ):
         assert module in names
     assert "plugins/" not in names and "tests/" not in names
@@ -70,3 +74,12 @@ def test_wheel_with_only_urllib3(tmp_path: Path) -> None:
     # The emulator and the workflows run with only the core and urllib3.
     out = _run(env / "bin" / "batchdelete", "demo", cwd=tmp_path)
     assert "urllib3" in out and "0 batches left" in out
+    # So do the benchmarks: what is not installed is skipped, never an ImportError.
+    out = _run(
+        env / "bin" / "batchdelete", "bench", "--quick", "--only", "decode,latency", cwd=tmp_path
+    )
+    assert "batchdelete[urllib3]" in out and "bare urllib3" in out and "bare http.client" in out
+    for skipped in ("anthropic SDK: not installed", "pydantic v2", "orjson + dict"):
+        assert skipped in out
+    assert "batchdelete[httpx]: not installed (pip install 'batchdelete[httpx]')" in out
+    assert out.rstrip().splitlines()[-1].startswith("Recommendation: use the ")

@@ -1,5 +1,5 @@
 """The command line: `batchdelete delete | prune | list | get | cancel |
-transports | serve | demo`.
+transports | serve | demo | bench`.
 
 No command ends in a traceback: every error is one line on stderr,
 "batchdelete: what failed; what to do" (and, with --json, an object
@@ -63,6 +63,12 @@ def _demo(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
     return demo(out)
 
 
+def _run_bench(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from ._bench import bench  # the benchmarks are imported only by this command
+
+    return bench(args, stdin, out, err)
+
+
 def _command(name: str) -> Command:
     from . import _commands, _delete, _inspect
 
@@ -75,6 +81,7 @@ def _command(name: str) -> Command:
         "transports": _commands.transports,
         "serve": _commands.serve,
         "demo": _demo,
+        "bench": _run_bench,
     }
     return commands[name]
 

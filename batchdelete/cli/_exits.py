@@ -40,14 +40,18 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
     (
         EXIT_USAGE,
         "usage",
-        "bad command-line usage: an unknown flag or bad value, no ids, an invalid id",
+        "bad command-line usage: an unknown flag or bad value, no ids, an invalid id; for "
+        "`bench`, an option this installation cannot honour (`--plot` without matplotlib, "
+        "`--tls` without cryptography) or a real-endpoint run refused (no `--yes-real-api`, "
+        "more than 200 requests)",
     ),
     (
         EXIT_CONFIG,
         "configuration",
         "configuration error: credentials (none, or empty), transport, base URL, CA file, "
         "date or duration, the batches route missing under `--missing-ok`, a port in use "
-        "for `serve`, a journal or report file that cannot be read or written",
+        "for `serve`, a journal or report file that cannot be read or written; for `bench`, "
+        "an output file that cannot be written or no proxy for `--through-proxy`",
     ),
     (
         EXIT_NOT_FOUND,

@@ -42,6 +42,8 @@ def wants_json(argv: Sequence[str]) -> bool:
     """Whether --json (or an abbreviation argparse would accept) is among the
     options, for errors found before the arguments are parsed."""
     options = argv[: argv.index("--")] if "--" in argv else argv
+    if list(options[:1]) == ["bench"]:  # its --json names a file; its errors stay on stderr
+        return False
     return any(len(a) >= 3 and "--json".startswith(a) for a in options)
 
 

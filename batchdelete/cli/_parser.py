@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from .._client import DEFAULT_API_VERSION
@@ -13,7 +14,7 @@ from .._workflows import DEFAULT_WAIT_TIMEOUT
 from ._exits import EXIT_CODES, UsageError
 from ._report import report_format
 
-__all__ = ["Parser", "build_parser"]
+__all__ = ["BENCH_SECTIONS", "Parser", "bench_options", "build_parser"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -216,6 +217,109 @@ def _serve(commands: argparse._SubParsersAction[Parser]) -> None:
     )
 
 
+#: The sections of `bench`, in the order they run (batchdelete.bench.SECTIONS,
+#: repeated here so that the parser does not import the benchmarks).
+BENCH_SECTIONS = ("decode", "latency", "layer", "throughput", "async", "coldstart", "pace")
+REQUESTS = _number(int, 1, 1000, "a whole number of requests from 1 to 1000")
+
+
+def bench_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `bench` (also those of `python -m benchmarks`)."""
+    run = parser.add_argument_group("what runs")
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: about a minute and a half instead of about 8 (the figures are noisier)",
+    )
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="SECTION",
+        help=f"run only this section (repeatable, or comma-separated): {', '.join(BENCH_SECTIONS)}"
+        " (async: throughput and layer cost of AsyncClient; pace: bulk deletes at the "
+        "emulator's rate limit)",
+    )
+    run.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve the benchmark server over TLS, its certificate signed by a CA made for "
+        "the run (needs the cryptography package), which every client verifies",
+    )
+    run.add_argument(
+        "--through-proxy",
+        action="store_true",
+        help="send every client's requests through the proxy your environment names "
+        "(HTTPS_PROXY, HTTP_PROXY, ALL_PROXY), to measure it; without this flag those "
+        "variables are ignored and every client goes direct. Clients never proxy 127.0.0.1 "
+        "by themselves (batchdelete's never do, others by NO_PROXY), so the proxy is given "
+        "to every client explicitly, for 127.0.0.1 too: it must be able to reach this "
+        "machine's 127.0.0.1 (a proxy running here). For a proxy elsewhere, add --base-url",
+    )
+    real = parser.add_argument_group("against a real endpoint")
+    real.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="measure the latency to URL instead of a local server: every client deletes "
+        "msgbatch_000000000000000000000000, a batch that cannot exist, so each request is "
+        "answered 404 and nothing is deleted. Retries off; the request count is printed "
+        "first, at most 200 in all. A URL that is not this machine needs --yes-real-api. "
+        "Key: ANTHROPIC_API_KEY",
+    )
+    real.add_argument(
+        "--yes-real-api",
+        action="store_true",
+        help="confirm that --base-url is a real API: its requests count against your rate limit",
+    )
+    real.add_argument(
+        "--requests",
+        type=REQUESTS,
+        metavar="N",
+        help="with --base-url: requests each client counts, plus one to connect (default 10, "
+        "fewer with many clients; the total stays at most 200)",
+    )
+    real.add_argument(
+        "--rate",
+        type=RATE,
+        metavar="N",
+        help="with --base-url: at most N requests a minute (default 50; raise it if your "
+        "rate limit allows)",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json",
+        dest="json_file",
+        metavar="FILE",
+        help="also write every figure to FILE as JSON (machine, versions, parameters)",
+    )
+    output.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also draw the figures to FILE.png (or .svg, .pdf); needs matplotlib: without "
+        "it, exit 2 before anything runs",
+    )
+    output.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write results.json (with --only: SECTION.json), pace.md and benchmark.png "
+        "to DIR, as make bench does",
+    )
+    output.add_argument("--no-plot", action="store_true", help="with --out: no benchmark.png")
+
+
+def _bench(commands: argparse._SubParsersAction[Parser]) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="measure every installed transport here, to choose one (about 8 minutes; --quick)",
+        description="Measure every installed transport (sync and async) through Client, "
+        "beside each library bare and the official SDK when installed: against a server "
+        "started on 127.0.0.1 (nothing leaves this machine), or against a real endpoint "
+        "with --base-url. Prints the table, then a one-line recommendation.",
+    )
+    bench_options(bench)
+    bench.set_defaults(prog="batchdelete bench")
+
+
 def _api_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     common, work = _connection(), _work()
     delete = commands.add_parser("delete", parents=[common, work], help="delete batches by id")
@@ -266,4 +370,5 @@ def build_parser() -> Parser:
     commands.add_parser(
         "demo", help="delete seeded batches through every transport on the built-in emulator"
     )
+    _bench(commands)
     return parser

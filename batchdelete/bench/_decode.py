@@ -11,7 +11,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from benchmarks.server import BODY
+from ._clients import installed, not_installed
+from ._server import BODY
+
+__all__ = ["decoders", "run"]
 
 Decode = Callable[[bytes], object]
 
@@ -38,7 +41,7 @@ class CheckedDeleted:
 
 def decoders() -> tuple[dict[str, Decode], dict[str, str]]:
     """(name -> decode function, name -> why it was skipped)."""
-    from batchdelete._models import DECODERS, DeletedMessageBatch
+    from .._models import DECODERS, DeletedMessageBatch
 
     found: dict[str, Decode] = {
         # What Client._request calls: the module-level decoder of the model.
@@ -47,13 +50,13 @@ def decoders() -> tuple[dict[str, Decode], dict[str, str]]:
         "json.loads + dataclass": CheckedDeleted.from_json,
     }
     skipped: dict[str, str] = {}
-    try:
+    if installed("orjson"):
         import orjson
 
         found["orjson + dict"] = orjson.loads
-    except ImportError as exc:
-        skipped["orjson + dict"] = str(exc)
-    try:
+    else:
+        skipped["orjson + dict"] = not_installed("orjson")
+    if installed("pydantic"):
         import pydantic
 
         class PydanticDeleted(pydantic.BaseModel):
@@ -61,9 +64,9 @@ def decoders() -> tuple[dict[str, Decode], dict[str, str]]:
             type: Literal["message_batch_deleted"]
 
         found["pydantic v2"] = PydanticDeleted.model_validate_json
-    except ImportError as exc:
-        skipped["pydantic v2"] = str(exc)
-    try:
+    else:
+        skipped["pydantic v2"] = not_installed("pydantic")
+    if installed("anthropic"):
         from anthropic._models import construct_type
         from anthropic.types.messages import DeletedMessageBatch as SDKDeleted
 
@@ -71,8 +74,8 @@ def decoders() -> tuple[dict[str, Decode], dict[str, str]]:
             return construct_type(type_=SDKDeleted, value=json.loads(body))
 
         found["anthropic SDK"] = sdk
-    except ImportError as exc:
-        skipped["anthropic SDK"] = str(exc)
+    else:
+        skipped["anthropic SDK"] = not_installed("anthropic")
     return found, skipped
 
 

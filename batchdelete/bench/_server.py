@@ -4,15 +4,19 @@ It answers every request with the same prebuilt 200 response (a deleted-batch
 body), except `GET /__stats`, which reports connections opened and requests
 served, and `POST /__reset`, which zeroes them. One thread, asyncio, no
 parsing beyond request boundaries: cheap enough not to dominate the figures
-(the raw-socket floor measures it).
+(the raw-socket floor measures it). With a certificate and its key, over
+TLS (`--tls`).
 
-    python -m benchmarks.server        # prints "PORT <n>", serves until stdin closes
+    python -m batchdelete.bench._server [CERT KEY]
+        # prints "PORT <n>", serves until stdin closes
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import ssl
 import sys
 
 BODY = b'{"id":"msgbatch_013Zva2CMHLNnXjNJJKqJ2EF","type":"message_batch_deleted"}'
@@ -81,9 +85,9 @@ class Protocol(asyncio.Protocol):
             self.transport.write(b"".join(out))
 
 
-async def serve(port: int = 0) -> None:
+async def serve(port: int = 0, tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Protocol, "127.0.0.1", port, backlog=1024)
+    server = await loop.create_server(Protocol, "127.0.0.1", port, backlog=1024, ssl=tls)
     sock = server.sockets[0]
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     closed = asyncio.Event()
@@ -92,5 +96,14 @@ async def serve(port: int = 0) -> None:
         await closed.wait()
 
 
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it by closing stdin
+    tls = None
+    if len(argv) == 2:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(argv[0], argv[1])
+    asyncio.run(serve(0, tls))
+
+
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    main(sys.argv[1:])
