@@ -27,6 +27,7 @@ from ._errors import (
     snippet,
     status_error_class,
 )
+from ._headers import Headers
 from ._models import DECODERS, decode_error
 from ._retry import requested_wait
 from ._transport import RawResponse
@@ -79,7 +80,7 @@ def status_error(
         " ".join(parts),
         status_code=raw.status,
         body=raw.body,
-        headers=raw.headers,
+        headers=Headers(raw.headers),
         error_type=error_type,
         api_message=api_message,
         request_id=request_id,
@@ -137,7 +138,7 @@ def decode(raw: RawResponse, model: type[R], attempts: int) -> R:
             f"({exc}). Body: {snippet(raw.body)}",
             status_code=raw.status,
             body=raw.body,
-            headers=raw.headers,
+            headers=Headers(raw.headers),
             request_id=raw.headers.get("request-id"),
             attempts=attempts,
         ) from None

@@ -191,7 +191,10 @@ class APIError(BatchDeleteError):
 
 
 class APIConnectionError(APIError):
-    """The request did not complete: no connection, or it broke."""
+    """The request did not complete: no connection, or it broke. `body` is
+    None (there was no answer), as in the SDK."""
+
+    body: object | None = None
 
 
 class APITimeoutError(APIConnectionError):
@@ -220,8 +223,8 @@ class ErrorResponse(NamedTuple):
 
 class _WithBody(APIError):
     """An error with the answer's status, headers and body: `raw_body` is
-    the bytes, `body` the decoded JSON (None when it is not JSON), as the
-    SDK's `body`; `response` an `ErrorResponse`."""
+    the bytes, `body` the decoded JSON (the stripped text when it is not
+    JSON), as the SDK's `body`; `response` an `ErrorResponse`."""
 
     status_code: int
     headers: Mapping[str, str]
@@ -231,17 +234,20 @@ class _WithBody(APIError):
     def body(self) -> object | None:
         decoded = self.__dict__.get("_body", _NOT_DECODED)
         if decoded is _NOT_DECODED:
+            text = self.raw_body.decode("utf-8", "replace").strip()
             try:
-                decoded = msgspec.json.decode(self.raw_body) if self.raw_body else None
+                decoded = msgspec.json.decode(text)
             except (msgspec.DecodeError, RecursionError):  # not JSON, or nested too deep
-                decoded = None
+                decoded = text  # as the SDK: the text, stripped ("" when empty)
             self.__dict__["_body"] = decoded
         result: object | None = decoded
         return result
 
     @property
     def response(self) -> ErrorResponse:
-        return ErrorResponse(self.status_code, self.headers, self.raw_body)
+        from ._headers import Headers
+
+        return ErrorResponse(self.status_code, Headers(self.headers), self.raw_body)
 
 
 class APIResponseValidationError(_WithBody):
@@ -274,7 +280,7 @@ class APIStatusError(_WithBody):
     Attributes: `status_code`, `request_id`, `error_type` (the API's
     `error.type`, or None; also `type`, the SDK's name), `api_message` (the
     API's `error.message`, or a readable excerpt of whatever body came
-    back), `body` (the decoded JSON, or None), `raw_body` (the bytes),
+    back), `body` (the decoded JSON, or the stripped text), `raw_body` (the bytes),
     `headers` (lower-case names), `response` (an `ErrorResponse`), and
     `retry_after`: the wait in seconds the server asked for, when it asked
     for one.

@@ -33,6 +33,7 @@ from ._errors import (
     TransportError,
     mask_userinfo,
 )
+from ._headers import Headers
 from ._pace import AsyncLimiter, Limiter, Ticket
 from ._resources import APIResponse
 from ._retry import plan_retry, should_retry
@@ -244,7 +245,7 @@ def call_flow(
                 return APIResponse(
                     data,
                     result.status,
-                    result.headers,
+                    Headers(result.headers),
                     request_id,
                     attempt,
                     tname,

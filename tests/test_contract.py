@@ -294,7 +294,8 @@ def test_status_maps_to_class(
     assert err.body == json.loads(reply.body)  # decoded, as the SDK's `body`
     assert err.type == error_type  # the SDK's name for error_type
     assert err.response.status_code == status and err.response.content == reply.body
-    assert err.response.json() == err.body and err.response.headers is err.headers
+    assert err.response.json() == err.body and err.response.headers == err.headers
+    assert err.headers["Request-Id"] == err.response.headers.get("REQUEST-ID") == f"req_{status}"
     assert err.headers["request-id"] == f"req_{status}"
     assert err.attempts == 1
     message = str(err)

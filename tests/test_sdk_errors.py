@@ -98,8 +98,8 @@ def test_error_code_from_the_details() -> None:
     assert issubclass(anthropic.RampLimitExceededError, anthropic.RateLimitError)
 
 
-@pytest.mark.parametrize("raw", [b"", b"<html>", b"[" * 5000 + b"]" * 5000, b'{"a": '])
-def test_a_body_that_is_not_json_is_none(raw: bytes) -> None:
+@pytest.mark.parametrize("raw", [b"", b" <html>\n", b"[" * 5000 + b"]" * 5000, b'{"a": '])
+def test_a_body_that_is_not_json_is_its_text(raw: bytes) -> None:
     error = bd.InternalServerError(
         "Error code 500",
         status_code=500,
@@ -108,7 +108,13 @@ def test_a_body_that_is_not_json_is_none(raw: bytes) -> None:
         error_type=None,
         api_message="",
     )
-    assert error.body is None and error.raw_body == raw
+    # As the SDK: the text, stripped ("" when empty); JSON nested too deep too.
+    assert error.body == raw.decode().strip() and error.raw_body == raw
+
+
+def test_connection_errors_have_a_body_of_none() -> None:
+    assert bd.APIConnectionError("down").body is None
+    assert bd.APITimeoutError("slow").body is None
 
 
 def test_results_to_dict_and_to_json_as_the_sdks() -> None:

@@ -41,20 +41,44 @@ another's would share a client across two event loops.
 Both clients take their transport from the automatic order (or
 BATCHDELETE_TRANSPORT) and raise at once, instead of sleeping, when the
 server asks for a wait over 5 s before a retry.
+
+`--batchdelete-transport=NAME` sets BATCHDELETE_TRANSPORT for the whole run
+(restored after it), so that every client built without `transport=` uses
+that transport, with no change to the code under test: with
+`--batchdelete-transport=requests`, tests that mock HTTP with `responses`
+(`@responses.activate`) intercept batchdelete's requests too. The automatic
+default is urllib3 even where requests is installed, and `responses` does
+not see urllib3. Put it in `addopts` to make it the suite's default; an
+unknown or uninstalled transport is a usage error at start-up.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from .._async_client import AsyncClient
 from .._client import Client
+from .._registry import ENV_TRANSPORT, list_transports
 from . import Emulator
 
 #: The longest retry-after wait the fixtures' clients sleep (seconds).
 MAX_RETRY_WAIT = 5
+#: BATCHDELETE_TRANSPORT as it was before `--batchdelete-transport` set it
+#: (None: unset), to restore at the end of the run.
+_SAVED_TRANSPORT = pytest.StashKey[tuple[str | None]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("batchdelete").addoption(
+        "--batchdelete-transport",
+        metavar="NAME",
+        default=None,
+        help="set BATCHDELETE_TRANSPORT=NAME for the run: every batchdelete client built "
+        "without transport= uses NAME (requests: mocks made with `responses` see them)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,6 +86,42 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "batch_emulator(**settings): settings of the batch_emulator fixture's Emulator",
     )
+    name = config.getoption("batchdelete_transport", None)
+    if name is not None:
+        _check_transport(name)
+        config.stash[_SAVED_TRANSPORT] = (os.environ.get(ENV_TRANSPORT),)
+        os.environ[ENV_TRANSPORT] = name
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    saved = config.stash.get(_SAVED_TRANSPORT, None)
+    if saved is None:
+        return
+    del config.stash[_SAVED_TRANSPORT]
+    (previous,) = saved
+    if previous is None:
+        os.environ.pop(ENV_TRANSPORT, None)
+    else:
+        os.environ[ENV_TRANSPORT] = previous
+
+
+def _check_transport(name: str) -> None:
+    """A usage error, before any test runs, for a transport that is not
+    registered or whose library is not installed."""
+    known = list_transports()
+    found = [info for info in known if info.name == name]
+    if not found:
+        names = ", ".join(sorted({info.name for info in known}))
+        raise pytest.UsageError(
+            f"--batchdelete-transport: unknown transport {name!r}; known: {names}."
+        )
+    if not any(info.available for info in found):
+        info = found[0]
+        how = f" Install it with: {info.install}." if info.install else ""
+        raise pytest.UsageError(
+            f"--batchdelete-transport: the {name!r} transport is not available "
+            f"({info.reason}).{how}"
+        )
 
 
 @pytest.fixture
