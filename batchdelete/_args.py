@@ -93,10 +93,16 @@ def merge_headers(
                 f"{source} may not set or remove {key}: the credentials come from "
                 "api_key= or auth_token= (or with_options(api_key=...))."
             )
-        if value is None:
+        if value is None or _is_omit(value):
             headers.pop(key, None)
         else:
             headers[key] = check_header(key, value)
+
+
+def _is_omit(value: object) -> bool:
+    """The SDK's `Omit()`, which removes a header there (as None does here)."""
+    kind = type(value)
+    return kind.__name__ == "Omit" and kind.__module__.startswith("anthropic")
 
 
 def checked_query(query: Mapping[str, object] | None, source: str) -> dict[str, str]:

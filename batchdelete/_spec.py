@@ -6,6 +6,7 @@ import enum
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -85,10 +86,18 @@ class Timeout(msgspec.Struct, frozen=True):
             msgspec.structs.force_setattr(self, name, value)
 
     @classmethod
-    def coerce(cls, value: Timeout | float | int) -> Timeout:
-        """A Timeout from a Timeout, or from seconds for both connect and read."""
+    def coerce(cls, value: Timeout | float | int | Any) -> Timeout:
+        """A Timeout from a Timeout, from seconds for both connect and read,
+        or from the SDK's (httpx's) Timeout: its connect and read, each
+        None meaning ours (a call here is always bounded)."""
         if isinstance(value, Timeout):
             return value
+        if all(hasattr(value, name) for name in ("connect", "read", "write", "pool")):
+            connect, read = getattr(value, "connect"), getattr(value, "read")  # noqa: B009
+            return cls(
+                connect=DEFAULT_CONNECT_TIMEOUT if connect is None else connect,
+                read=DEFAULT_READ_TIMEOUT if read is None else read,
+            )
         seconds = _check_seconds("timeout", value)
         return cls(connect=seconds, read=seconds) if seconds is not None else cls()
 
