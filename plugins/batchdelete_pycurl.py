@@ -1,58 +1,56 @@
-"""The pycurl transport of batchdelete (`pip install 'batchdelete[pycurl]'`),
-registered through the `batchdelete` entry-point group like any plugin;
-pycurl is imported only when a transport is built.
+"""The pycurl transport of batchdelete (`pip install 'batchdelete[pycurl]'`), a
+plugin like any other; pycurl is imported only when a transport is built.
 
 Why libcurl: the most deployed HTTP client there is, the fastest well-kept
 one Python can call, with proxies, TLS, a total timeout and strict HTTP/1.1
-parsing of its own, in C. Measured through `batchdelete.Client` (DELETE on a
-kept-alive connection to `benchmarks.server` on 127.0.0.1, one thread, 7
-interleaved rounds of 2,000 requests in one process, median of the round
-medians, a busy 2-core machine: absolute figures are high, ratios hold):
-pycurl 250 us, stdlib 325 us, urllib3 510 us a request; bare pycurl 145 us,
-raw-socket floor 100 us (beyond bare pycurl: the core's flow, the head read
-in Python). A CurlShare of the connection cache was 6 % slower.
+parsing of its own, in C. Measured through `Client` (DELETE on a kept-alive
+connection to the benchmark server on 127.0.0.1, one thread, rounds of 2,000
+requests alternating with bare pycurl doing the same, a busy 2-core machine:
+absolute figures high, ratios hold): 280 us a request, 1.65 to 1.70 times
+bare pycurl (165 us; the raw-socket floor is 0.7). What is left is Python run
+right after each wait, on cold caches: the core's flow (1.3 alone, so 1.10 is
+out of reach), the head's check, the body's reader, the pool, the poll for a
+closed connection, the progress callback. A CurlShare was 6 % slower.
 
 The transport contract, on libcurl:
 
 - Connections: at most `max_connections` easy handles, each used by one
   thread at a time with its own connections (`MAXCONNECTS`), the last given
   back taken first; a thread finding them all busy waits until its deadline.
-  A handle whose request failed is closed; an idle connection the server
-  closed is not reused (libcurl looks only after a second). After
-  `os.fork()` the child starts with no handle; the parent's are kept, never
-  used nor closed there.
-- No redirects, cookies or retries: libcurl's own resend of a request on a
-  new connection when a reused one died is stopped (pre-request callback).
-  HTTP/1.1, the path sent as it is (`PATH_AS_IS`), exactly the spec's
-  headers: libcurl's `Accept: */*`, `Expect:`, form Content-Type and
-  `Proxy-Connection` (but on CONNECT), and pycurl's User-Agent are removed.
+  A failed request closes its handle; an idle connection the server closed
+  is not reused (libcurl looks only after a second). After `os.fork()` the
+  child starts with no handle; the parent's are kept, never used or closed.
+- No redirects, cookies or retries (libcurl's resend of a request when a
+  reused connection died is refused by the pre-request callback). HTTP/1.1,
+  the path as it is (`PATH_AS_IS`), exactly the spec's headers (libcurl's
+  `Accept`, `Expect`, form Content-Type and `Proxy-Connection` but on
+  CONNECT, pycurl's User-Agent removed). Only what changed since a handle's
+  last request is set again.
 - Time: `TIMEOUT_MS` is what is left of the deadline (silence, drips,
   endless interim answers or body all end then); `CONNECTTIMEOUT_MS`; the
   read timeout is `LOW_SPEED_LIMIT` 1 byte/s for `LOW_SPEED_TIME` whole
-  seconds (0.2 s waits 1 s). Names are resolved by `socket.getaddrinfo`, as
-  on every transport, and handed over with `RESOLVE` (for 60 s); that
-  lookup has no deadline. A Python progress callback lets Ctrl-C end a
+  seconds (0.2 s waits 1 s). Names are resolved by `socket.getaddrinfo` and
+  handed over with `RESOLVE` (for 60 s; no deadline). In the main thread,
+  where Python runs signal handlers, a progress callback lets Ctrl-C end a
   transfer within a second while it waits for the answer (while connecting,
   by the connect timeout: libcurl runs no Python code then).
-- Body and framing: no content or transfer decoding by libcurl. The head is
-  checked (`guards.head_problem`, a 3-digit status) at its end, before any
-  body byte; the raw body goes through the write callback, its chunk size
-  lines checked (`support.ChunkCheck`), into `guards.BodyReader` (gzip,
-  deflate, the caps). `MAXFILESIZE` is not used: it cannot tell a success
-  body (capped once decoded) from an error body (kept up to its own cap).
+- Body: no decoding by libcurl. Each head is checked at its end, before any
+  body byte (a 3-digit status and `guards.head_problem`, or a plain head's
+  few checks that imply it); the raw body goes through the write callback,
+  its chunk size lines checked (`support.ChunkCheck`), into
+  `guards.BodyReader` (gzip, deflate, the caps). Not `MAXFILESIZE`: it cannot
+  tell a success body from an error body.
 - Errors: every libcurl code maps to one core error (`support.CODES`); a
   failure through a proxy names it.
 
-Connection options, onto libcurl's own (which then reads no environment):
-`PROXY` scheme://host:port with `PROXYUSERNAME`/`PROXYPASSWORD` (never shown),
-or "" to go direct, and `NOPROXY` "": the options decide per origin. CAs:
-`CAINFO` or `CAPATH` from `verify=` or the environment, else OpenSSL's paths
-as Python reports them (never the bundle path compiled into the wheel);
-`verify=False` turns `SSL_VERIFYPEER`/`SSL_VERIFYHOST` off; an
-`ssl.SSLContext` cannot be handed to libcurl: its CA certificates go as
-`CAINFO_BLOB` with its verify mode, host name check and minimum version, and
-one whose CAs cannot be read (a directory, the platform store) is refused.
-The same for an https:// proxy; TLS 1.2 at least. `cert`: `SSLCERT` and
+Options, onto libcurl's own (which then reads no environment): `PROXY`
+scheme://host:port, `PROXYUSERNAME`/`PROXYPASSWORD` (never shown), or "" and
+`NOPROXY` "": the options decide per origin. CAs: `CAINFO`/`CAPATH` from
+`verify=` or the environment, else OpenSSL's paths as Python reports them
+(never the wheel's own bundle); `verify=False`: no `SSL_VERIFYPEER`/`HOST`;
+an `ssl.SSLContext`: its CAs as `CAINFO_BLOB` (refused if unreadable: a
+directory, the platform store), verify mode, host name check and minimum
+version. The same to an https:// proxy; TLS 1.2 at least. `cert`: `SSLCERT`,
 `SSLKEY`. `max_connections`: the number of handles.
 """
 
@@ -84,31 +82,25 @@ MAX_ORIGINS = 64  # routes remembered
 MAX_IDLE_PER_HANDLE = 4  # libcurl's MAXCONNECTS of each handle
 DNS_SECONDS = 60.0  # how long a name resolved by Python is handed to libcurl
 _LENGTH_ZERO = frozenset({"POST", "PUT", "PATCH"})
+_INSTALL = "pip install 'batchdelete[pycurl]'"
 
 
 @hookimpl
 def register_transports(register: RegisterTransport) -> None:
-    register(
-        NAME,
-        PycurlTransport,
-        library="pycurl",
-        install="pip install 'batchdelete[pycurl]'",
-        takes_options=True,
-    )
+    register(NAME, PycurlTransport, library="pycurl", install=_INSTALL, takes_options=True)
 
 
-def _pycurl() -> Any:
-    import pycurl  # type: ignore[import-untyped]  # pycurl ships no type information
-
-    return pycurl
+def _progress(down_total: int, down: int, up_total: int, up: int) -> None:
+    """libcurl's progress callback, at least once a second: Python code runs,
+    so the main thread's signal handlers do (Ctrl-C stops the transfer)."""
 
 
 class _Handle:
     """An easy handle, its callbacks, and what was last set on it."""
 
     __slots__ = (
-        *("curl", "exchange", "headers", "limits", "method", "polled", "poller", "resolved"),
-        *("route", "url"),
+        *("curl", "exchange", "headers", "method", "polled", "poller", "resolved", "route"),
+        *("thread", "timeout", "url"),
     )
 
     def __init__(self, curl: Any, exchange: support.Exchange) -> None:
@@ -123,19 +115,17 @@ class _Handle:
         self.method: str | None = None
         self.headers: dict[str, str] | None = None
         self.url: str | None = None
-        self.limits: tuple[float, float] | None = None
+        self.timeout: object = None
+        self.thread: int | None = None  # the thread it last sent for
         self.polled = -1  # the socket `poller` watches
         self.poller: Any = None
 
-    def stale(self, active_socket: int) -> bool:
-        """Whether the server closed the last transfer's connection (or sent
-        something unasked) while it was idle."""
-        fd = self.curl.getinfo(active_socket)
-        if fd < 0:
-            return False
-        if not hasattr(select, "poll"):  # Windows
-            return bool(select.select([fd], [], [], 0)[0])
+    def stale(self, fd: int) -> bool:
+        """Whether the server closed the last transfer's connection `fd` (or
+        sent something unasked) while it was idle."""
         if fd != self.polled:
+            if not hasattr(select, "poll"):  # Windows
+                return bool(select.select([fd], [], [], 0)[0])
             self.poller = select.poll()
             self.poller.register(fd, select.POLLIN)
             self.polled = fd
@@ -219,7 +209,9 @@ class PycurlTransport(Transport):
     def __init__(self, native: object | None = None, options: ConnectionOptions | None = None):
         if native is not None:
             raise TypeError("the pycurl transport wraps no native client")
-        pycurl = self._pycurl = _pycurl()
+        import pycurl  # type: ignore[import-untyped]  # pycurl ships no type information
+
+        self._pycurl = pycurl
         self.library_version = str(pycurl.version).split()[0].partition("/")[2] or "0"
         self.exceptions = support.exception_map(pycurl)
         self._error = pycurl.error
@@ -260,7 +252,7 @@ class PycurlTransport(Transport):
             curl.setopt(p.HEADERFUNCTION, exchange.header)
             curl.setopt(p.WRITEFUNCTION, exchange.body)
             curl.setopt(p.PREREQFUNCTION, exchange.prereq)
-            curl.setopt(p.XFERINFOFUNCTION, exchange.progress)
+            curl.setopt(p.XFERINFOFUNCTION, _progress)
         except BaseException:
             curl.close()
             raise
@@ -285,30 +277,40 @@ class PycurlTransport(Transport):
     def send(self, spec: RequestSpec) -> RawResponse:
         route = self._route(spec.url)
         handle = self._pool.take(spec)
-        keep = False
         try:
-            with self.mapped_errors():
-                response = self._perform(handle, spec, route)
-            keep = True
-            return response
-        finally:
-            handle.exchange.start(None)  # no spec (and its key) kept
-            self._pool.give(handle, keep)
+            response = self._perform(handle, spec, route)
+        except BaseException as exc:
+            handle.exchange.start(None)
+            self._pool.give(handle, False)
+            if isinstance(exc, Exception) and not isinstance(exc, TransportError):
+                mapped = self.translate(exc)  # as `mapped_errors()`, without its frame
+                if mapped is not None:
+                    raise mapped from exc
+            raise
+        handle.exchange.spec = handle.exchange.reader = None  # no spec (its key) nor body kept
+        self._pool.give(handle)
+        return response
 
     def _perform(self, handle: _Handle, spec: RequestSpec, route: support.Route) -> RawResponse:
         p = self._pycurl
-        if handle.stale(p.ACTIVESOCKET):  # a new handle: the old one closes its connections
-            fresh = self._new_handle(handle.exchange)
-            handle.curl.close()
-            handle.forget(fresh.curl)
         curl = handle.curl
+        fd = curl.getinfo(p.ACTIVESOCKET)  # the last transfer's connection
+        if fd >= 0 and handle.stale(fd):  # a new handle: the old one closes its connections
+            fresh = self._new_handle(handle.exchange)
+            curl.close()
+            handle.forget(fresh.curl)
+            curl = fresh.curl
         self._prepare(handle, spec, route)
+        thread = threading.get_ident()
+        if handle.thread != thread:  # Python's signal handlers run in the main thread only
+            curl.setopt(p.NOPROGRESS, int(thread != threading.main_thread().ident))
+            handle.thread = thread
         total = 0
         if spec.deadline is not None:
             left = spec.deadline - time.monotonic()
             if left <= 0:
                 raise TransportTimeoutError("The request's deadline passed before it was sent.")
-            total = max(1, math.ceil(left * 1000))
+            total = math.ceil(left * 1000)
         curl.setopt(p.TIMEOUT_MS, total)
         exchange = handle.exchange
         exchange.start(spec)
@@ -366,11 +368,10 @@ class PycurlTransport(Transport):
         if handle.url != spec.url:
             curl.setopt(p.URL, spec.url)
             handle.url = spec.url
-        limits = (spec.timeout.connect, spec.timeout.read)
-        if handle.limits != limits:
-            curl.setopt(p.CONNECTTIMEOUT_MS, max(1, math.ceil(limits[0] * 1000)))
-            curl.setopt(p.LOW_SPEED_TIME, max(1, math.ceil(limits[1])))
-            handle.limits = limits
+        if handle.timeout is not spec.timeout:  # most requests share one (immutable) Timeout
+            timeout = handle.timeout = spec.timeout
+            curl.setopt(p.CONNECTTIMEOUT_MS, max(1, math.ceil(timeout.connect * 1000)))
+            curl.setopt(p.LOW_SPEED_TIME, max(1, math.ceil(timeout.read)))
 
     def translate(self, exc: BaseException) -> TransportError | None:
         if isinstance(exc, self._error):

@@ -13,7 +13,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from urllib.parse import unquote, urlsplit
 
 from batchdelete import (
@@ -65,8 +65,7 @@ def curl_failure(exc: BaseException) -> TransportError:
     code, message = [*exc.args, 0, ""][:2]
     code = code if isinstance(code, int) else -1
     text = mask_userinfo(str(message).rstrip(". ") or "no message")
-    cls = CODES.get(code, TransportError)
-    return cls(f"{text} (libcurl error {code})")
+    return CODES.get(code, TransportError)(f"{text} (libcurl error {code})")
 
 
 def via_proxy(exc: BaseException, shown: str, connect_code: int) -> TransportError:
@@ -144,12 +143,44 @@ def _malformed(what: str) -> TransportProtocolError:
 # -- one exchange -----------------------------------------------------------------------
 
 _STATUS = re.compile(rb"HTTP/[0-9](?:\.[0-9])? ([0-9]{3})(?:[ \t\r\n]|\Z)")
+_VISIBLE = bytes([9, *range(0x20, 0x7F), *range(0x80, 0x100)])  # all bytes but controls
 
 
-def _fields(lines: list[bytes]) -> list[tuple[str, str]]:
-    """(name, value) of each head line; a folded line joins the one before."""
+def _plain_head(lines: list[bytes]) -> tuple[int, dict[str, str]] | None:
+    """A head as most are, in few operations (CRLF ends only, `HTTP/1.x NNN`,
+    names once, no transfer-encoding, a content-length of digits), else None."""
+    count, head, first = len(lines), b"".join(lines), lines[0]
+    rows = head.decode("latin-1").split("\r\n")
+    if (
+        count < 2
+        or head.translate(None, _VISIBLE) != b"\r\n" * count
+        or len(rows) != count + 1  # so each CR ends a line
+        or first[:9] not in (b"HTTP/1.1 ", b"HTTP/1.0 ")
+        or not first[9:12].isdigit()
+        or first[12:13] not in (b" ", b"\r")
+    ):
+        return None
+    headers: dict[str, str] = {}
+    for row in rows[1:-2]:
+        name, colon, value = row.partition(":")
+        if not colon or name[:1] in " \t":  # "" is in too
+            return None
+        headers[name.lower()] = value.strip(" \t")
+    length = headers.get("content-length", "0")
+    if len(headers) != count - 2 or "transfer-encoding" in headers or len(length) > 18:
+        return None
+    return (int(first[9:12]), headers) if length.isdecimal() else None  # Latin-1's: 0-9
+
+
+def _head(lines: list[bytes]) -> tuple[int, dict[str, str]]:
+    """Any head (its blank line last), checked line by line."""
+    match = _STATUS.match(lines[0]) if len(lines) > 1 else None
+    if match is None:
+        raise _malformed(f"invalid status line {(lines[:-1] or [b''])[0][:80]!r}")
+    if int(match.group(1)) < 200:
+        return int(match.group(1)), {}  # an interim answer, dropped unread
     items: list[tuple[str, str]] = []
-    for line in lines:
+    for line in lines[1:-1]:
         if line[:1] in (b" ", b"\t"):  # obs-fold (libcurl 8 unfolds it already)
             if not items:
                 raise _malformed("a folded first line")
@@ -161,92 +192,70 @@ def _fields(lines: list[bytes]) -> list[tuple[str, str]]:
             raise _malformed(f"header line {line[:40]!r} without a name")
         text = value.rstrip(b"\r\n").strip(b" \t").decode("latin-1")
         items.append((name.decode("latin-1").lower(), text))
-    return items
+    problem = head_problem(items)
+    if problem is not None:
+        raise _malformed(problem)
+    fields: dict[str, str] = {}
+    for key, text in items:
+        fields[key] = f"{fields[key]}, {text}" if key in fields else text
+    return int(match.group(1)), fields
 
 
 class Exchange:
-    """The callbacks of a handle and its request's state: each head read at
-    its blank line (interim answers, a proxy's answer to CONNECT, the final
-    one), the raw body into a `BodyReader`. A callback never raises (pycurl
-    would print it): it keeps the failure and returns `ABORT`."""
+    """The callbacks of a handle and its request's state: each head read at its
+    blank line (1xx, a proxy's answer to CONNECT, the final one), the raw body
+    into a `BodyReader` capped by the final status. A callback never raises
+    (pycurl would print it): it keeps the failure and returns `ABORT`."""
 
-    __slots__ = (
-        *("body_started", "capped", "chunks", "failure", "headers", "lines", "reader"),
-        *("sends", "spec", "status"),
-    )
+    __slots__ = ("began", "capped", "chunks", "failure", "head", "lines", "reader", "sends", "spec")
+    head: tuple[int, dict[str, str]]  # the final one's status and fields, once read
 
     def __init__(self) -> None:
+        self.lines: list[bytes] = []
         self.start(None)
 
     def start(self, spec: RequestSpec | None) -> None:
         self.spec = spec
-        self.status = 0
-        self.lines: list[bytes] = []
-        self.headers: dict[str, str] = {}
-        self.body_started = self.capped = False
+        self.lines.clear()
         self.reader: BodyReader | None = None
         self.chunks: ChunkCheck | None = None
         self.failure: BaseException | None = None
+        self.began = self.capped = False  # began: the body
         self.sends = 0
 
     def header(self, line: bytes) -> int | None:
-        if line in (b"\r\n", b"\n"):
-            return self._head_end()
         self.lines.append(line)
-        return None
-
-    def _head_end(self) -> int | None:
-        lines, self.lines = self.lines, []
-        if self.body_started:
-            return None  # trailer fields (libcurl reads them)
+        if line not in (b"\r\n", b"\n") or self.began:  # after the body: trailer fields
+            return None
         try:
-            match = _STATUS.match(lines[0]) if lines else None
-            if match is None:
-                raise _malformed(f"invalid status line {(lines or [b''])[0][:80]!r}")
-            status = int(match.group(1))
-            if status < 200:
-                return None  # an interim answer: the next head follows
-            self._read_head(status, lines)
+            head = _plain_head(self.lines) or _head(self.lines)
+            self.lines.clear()
+            if head[0] >= 200:  # not an interim answer: the next head follows those
+                spec, self.head = cast(RequestSpec, self.spec), head
+                self.reader = BodyReader(
+                    *head, max_body=spec.max_body, max_error_body=spec.max_error_body
+                )  # head_problem let transfer-encoding by only as chunked, alone:
+                self.chunks = ChunkCheck() if "transfer-encoding" in head[1] else None
             return None
         except Exception as exc:
             self.failure = exc
             return ABORT
-
-    def _read_head(self, status: int, lines: list[bytes]) -> None:
-        items = _fields(lines[1:])
-        problem = head_problem(items)
-        if problem is not None:
-            raise _malformed(problem)
-        headers: dict[str, str] = {}
-        for name, value in items:
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        spec = self.spec
-        assert spec is not None
-        self.status, self.headers = status, headers
-        self.reader = BodyReader(
-            status, headers, max_body=spec.max_body, max_error_body=spec.max_error_body
-        )
-        chunked = headers.get("transfer-encoding", "").strip().lower() == "chunked"
-        self.chunks = ChunkCheck() if chunked else None
 
     def body(self, raw: bytes) -> int | None:
         try:
-            self.body_started = True
-            reader = self.reader
-            if reader is None:
+            self.began = True
+            if (reader := self.reader) is None:
                 raise _malformed("a body before its head")
-            for piece in self.chunks.feed(raw) if self.chunks is not None else (raw,):
-                if not reader.feed(piece):  # an error body at its cap: kept, cut short
-                    self.capped = True
-                    return ABORT
-            return None
+            if all(map(reader.feed, (raw,) if self.chunks is None else self.chunks.feed(raw))):
+                return None
+            self.capped = True  # an error body at its cap: kept, cut short
+            return ABORT
         except Exception as exc:
             self.failure = exc
             return ABORT
 
-    def prereq(self, *connection: object) -> int:
-        """Before a request goes out. A second one in a transfer is libcurl
-        sending it again (a reused connection died): the core decides."""
+    def prereq(self, remote_ip: str, local_ip: str, remote_port: int, local_port: int) -> int:
+        """Before a request goes out; a second one is libcurl's resend: refused."""
         self.sends += 1
         if self.sends == 1:
             return 0  # CURL_PREREQFUNC_OK
@@ -255,20 +264,14 @@ class Exchange:
         )
         return 1  # CURL_PREREQFUNC_ABORT
 
-    @staticmethod
-    def progress(*counts: object) -> int:
-        """Called at least once a second: Python code runs, so Ctrl-C stops."""
-        return 0
-
     def response(self) -> RawResponse:
         """The response, once the transfer ended (or an error body was cut)."""
-        reader = self.reader
+        reader, chunks = self.reader, self.chunks
         if reader is None:
             raise TransportProtocolError("The response ended before its head.")
-        chunks = self.chunks
-        if not self.capped and chunks is not None and self.body_started and not chunks.done:
+        if not self.capped and chunks is not None and self.began and not chunks.done:
             raise TransportProtocolError("The response ended before its last chunk.")
-        return RawResponse(self.status, self.headers, reader.finish())
+        return RawResponse(*self.head, reader.finish())
 
 
 # -- TLS ----------------------------------------------------------------------------------

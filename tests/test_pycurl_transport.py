@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 import batchdelete as bd
+import batchdelete_pycurl
+import batchdelete_pycurl_support as support
 from batchdelete import ConnectionOptions, RequestSpec, Timeout
 from batchdelete_pycurl import PycurlTransport  # imports pycurl when one is built
 from batchdelete_pycurl_support import (
@@ -28,7 +30,18 @@ from batchdelete_pycurl_support import (
     tls_settings,
 )
 from tests.conftest import API_KEY
-from tests.hostile import DELETED, Drip, Hold, HostileServer, Request, Send, Sleep, head, ok
+from tests.hostile import (
+    CONTINUE,
+    DELETED,
+    Drip,
+    Hold,
+    HostileServer,
+    Request,
+    Send,
+    Sleep,
+    head,
+    ok,
+)
 from tests.scriptserver import Reply, ScriptServer
 
 pycurl = pytest.importorskip("pycurl")
@@ -181,6 +194,7 @@ def test_threads_share_at_most_max_connections_handles(server: ScriptServer) -> 
     assert transport._pool.count <= 3
 
 
+@pytest.mark.slow
 def test_a_thread_waiting_for_a_handle_stops_at_its_deadline(hostile: HostileServer) -> None:
     hostile.play([Request(), Hold(5)])
     transport = PycurlTransport(options=ConnectionOptions(trust_env=False, max_connections=1))
@@ -247,6 +261,7 @@ def test_libcurl_does_not_send_a_request_again_on_a_new_connection(
 
 
 @pytest.mark.parametrize("pause", [0.3, 1.2], ids=["faster-than-read", "slower-than-a-second"])
+@pytest.mark.slow
 def test_a_drip_ends_at_the_deadline(
     hostile: HostileServer, transport: PycurlTransport, pause: float
 ) -> None:
@@ -260,6 +275,7 @@ def test_a_drip_ends_at_the_deadline(
     assert time.monotonic() - started < 2.5
 
 
+@pytest.mark.slow
 def test_the_read_timeout_is_whole_seconds_of_silence(
     hostile: HostileServer, transport: PycurlTransport
 ) -> None:
@@ -293,6 +309,35 @@ def test_ctrl_c_ends_a_transfer_waiting_for_its_answer(
     assert transport.send(spec(hostile.url)).status == 200
 
 
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
+)
+def test_the_progress_callback_runs_for_the_main_thread_only(
+    server: ScriptServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python runs signal handlers in the main thread only: elsewhere the
+    # callback would cost ten Python calls a request for nothing.
+    seen: list[threading.Thread] = []
+    monkeypatch.setattr(
+        batchdelete_pycurl, "_progress", lambda *counts: seen.append(threading.current_thread())
+    )
+    transport = PycurlTransport(options=ConnectionOptions(trust_env=False, max_connections=1))
+
+    def in_a_thread() -> None:
+        worker = threading.Thread(target=lambda: transport.send(spec(server.url + "/w")))
+        worker.start()
+        worker.join(timeout=10)
+
+    in_a_thread()
+    assert seen == []
+    transport.send(spec(server.url + "/m"))  # the same handle, now for the main thread
+    assert seen and set(seen) == {threading.main_thread()}
+    count = len(seen)
+    in_a_thread()
+    assert len(seen) == count and server.connections == 1
+    transport.close()
+
+
 # -- the head -------------------------------------------------------------------------------
 
 
@@ -305,6 +350,122 @@ def test_interim_answers_and_their_headers_are_dropped(
     response = transport.send(spec(hostile.url))
     assert response.status == 200 and response.body == DELETED
     assert response.headers == {"x-a": "1, 2", "content-length": str(len(DELETED))}
+
+
+def test_interim_answers_on_a_kept_alive_connection(
+    hostile: HostileServer, transport: PycurlTransport
+) -> None:
+    # Before and after them, requests whose options are all cached on the handle.
+    early = b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
+    hostile.play(
+        [*[Request(), Send(ok())], Request(), Send(CONTINUE + early + ok()), Request(), Send(ok())]
+    )
+    for _ in range(3):
+        response = transport.send(spec(hostile.url))
+        assert (response.status, response.body) == (200, DELETED)
+        assert "link" not in response.headers
+    assert hostile.connections == 1
+
+
+def test_a_head_in_many_pieces_and_lines_is_read_whole(
+    hostile: HostileServer, transport: PycurlTransport
+) -> None:
+    fields = [f"x-{i}: {i}" for i in range(150)]
+    answer = head(200, *fields, "X-1:  again ", f"content-length: {len(DELETED)}") + DELETED
+    hostile.play([Request(), Drip(answer[:60], 0.002), Send(answer[60:])])
+    response = transport.send(spec(hostile.url))
+    assert (response.status, response.body) == (200, DELETED)
+    assert len(response.headers) == 151 and response.headers["x-1"] == "1, again"
+    assert response.headers["x-149"] == "149"
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "status", "headers"),
+    [
+        ("DELETE", head(204, "x-a: 1"), 204, {"x-a": "1"}),
+        ("DELETE", head(200, "content-length: 0"), 200, {"content-length": "0"}),
+        ("HEAD", head(200, "content-length: 70"), 200, {"content-length": "70"}),
+        ("DELETE", CONTINUE + head(204, "x-a: 1\r\n  b"), 204, {"x-a": "1 b"}),
+    ],
+    ids=["204", "length-0", "HEAD", "interim-then-204-folded"],
+)
+def test_an_answer_without_body(
+    hostile: HostileServer,
+    transport: PycurlTransport,
+    method: str,
+    answer: bytes,
+    status: int,
+    headers: dict[str, str],
+) -> None:
+    hostile.play([Request(), Send(answer), Request(), Send(ok())])
+    response = transport.send(spec(hostile.url, method))
+    assert (response.status, response.headers, response.body) == (status, headers, b"")
+    assert transport.send(spec(hostile.url)).body == DELETED
+    assert hostile.connections == 1  # the connection was kept
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        head(200, "x-a: a\x01b", "content-length: 10"),
+        head(200, "transfer-encoding: gzip"),
+        CONTINUE + head(200, "content-length: 10", "transfer-encoding: chunked"),
+    ],
+    ids=["control-byte", "transfer-encoding-gzip", "interim-then-length-and-chunked"],
+)
+def test_a_bad_head_whose_body_never_comes_is_refused_at_once(
+    hostile: HostileServer, transport: PycurlTransport, answer: bytes
+) -> None:
+    hostile.play([Request(), Send(answer), Hold(10)], [Request(), Send(ok())])
+    started = time.monotonic()
+    with pytest.raises(bd.TransportProtocolError, match="malformed"):
+        transport.send(spec(hostile.url, deadline=8, timeout=Timeout(read=8)))
+    assert time.monotonic() - started < 1.0
+    assert transport.send(spec(hostile.url)).body == DELETED
+    assert hostile.connections == 2  # not on the bad answer's connection
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    """The head of `raw` as libcurl hands it over, a line at a time."""
+    lines: list[bytes] = []
+    while not lines or lines[-1] not in (b"\r\n", b"\n"):
+        line, _, raw = raw.partition(b"\n")
+        lines.append(line + b"\n")
+    return lines
+
+
+def test_a_plain_head_reads_as_the_careful_reader_does() -> None:
+    for raw in [
+        head(200, "Content-Type: application/json", "request-id: r1", "content-length: 72"),
+        head(404, "X-Note:  a\tb : c ", "x-empty:", "Server: x/1"),
+        b"HTTP/1.0 500 \r\nx-latin: caf\xe9\xa0\r\ncontent-length: 123456789012345678\r\n\r\n",
+        head(200),
+        head(200, "x a: 1"),  # "x a", as the careful reader has it
+    ]:
+        lines = _lines(raw)
+        assert support._plain_head(lines) is not None, raw
+        assert support._plain_head(lines) == support._head(lines), raw
+
+
+def test_any_other_head_is_left_to_the_careful_reader() -> None:
+    from tests.test_hostile import MALFORMED
+
+    others = [
+        b"HTTP/1.1 200 OK\nx-a: 1\n\n",  # bare LF
+        head(200, "x-a: 1\r\n b"),  # folded
+        head(200, "x-a: 1", "X-A: 2"),  # a repeated name
+        head(200, " x-a: 1"),
+        head(200, "transfer-encoding: chunked"),
+        head(200, "content-length: 1234567890123456789"),
+        b"HTTP/1.1 200 OK\r\ncontent-length: \xb2\r\n\r\n",  # a Latin-1 digit, not 0-9
+        head(200, "x-a: 1\rb"),
+        head(200, "x-a: 1\x7f"),
+        b"HTTP/2 200\r\n\r\n",
+        b"HTTP/1.1 200\t\r\n\r\n",
+        *[raw for raw in MALFORMED.values() if b"\r\n\r\n" in raw],
+    ]
+    for raw in others:
+        assert support._plain_head(_lines(raw)) is None, raw
 
 
 @pytest.mark.parametrize(
