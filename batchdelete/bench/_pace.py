@@ -67,7 +67,9 @@ class PaceSettings:
     @classmethod
     def make(cls, quick: bool) -> PaceSettings:
         if quick:
-            return cls(60, 2400, 5, 32, 75, 1.0, 1200, 3, 0.5, 20.0, 60.0)
+            # The change after 2 s (85 allowed by then, of 120): a window of
+            # 1.5 s before it, wide enough on a loaded machine.
+            return cls(60, 2400, 5, 32, 120, 2.0, 1200, 3, 0.5, 20.0, 60.0)
         # 50 + 8 s x 50/s = 450 before the change, then ~9 s at 20/s: ~17 s.
         return cls(1500, 3000, 50, 32, 630, 8.0, 1200, 20, 2.0, 60.0, 150.0)
 

@@ -20,8 +20,10 @@ Where the docs are silent, this emulator chooses:
   `reset` is when the bucket holds `burst` again), while the limit header
   still says N.
 - One bucket per credential (the `x-api-key`, or the bearer token), across
-  all endpoints; the real API's are per organization, which the emulator
-  does not have.
+  all endpoints; tokens from the token endpoint share their grant's (the
+  federation rule's, or the refresh token chain's), so a new token brings
+  no new bucket. The real API's are per organization; the emulator's
+  token endpoint (`/v1/oauth/token`) is not limited.
 - A request takes one token whatever its answer (a 400 or 404 too); a 429
   takes none.
 - `remaining` is the whole tokens left after this request (rounded down);

@@ -1,6 +1,9 @@
 """The emulator's HTTP/1.1 side: the standard library's threading server
-with keep-alive, routing, authentication, fault injection and the rate
-limit (`_limits.py`: checked after authentication, before anything else)."""
+with keep-alive, routing, fault injection, and then, in this order,
+authentication (`_auth.py`), the rate limit (`_limits.py`), the
+anthropic-version header, the workspace the request acts in, and the
+operation. The token endpoint (`POST /v1/oauth/token`, route "token") takes
+faults, and then answers at once: no key, no rate limit, no version."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from ._auth import WORKSPACE_HEADER
+from ._oauth import OAuthError, exchange
 from ._store import ApiError, Batch
 
 if TYPE_CHECKING:
@@ -25,7 +30,8 @@ __all__ = ["PREFIX", "Fault", "Logged", "Server"]
 
 log = logging.getLogger("batchdelete.emulator")
 PREFIX = "/v1/messages/batches"
-ROUTES = ("create", "list", "retrieve", "cancel", "delete")
+TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 - a path
+ROUTES = ("create", "list", "retrieve", "cancel", "delete", "token")
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -44,10 +50,11 @@ ERROR_TYPES = {
 class Fault:
     """What to do instead of (or before) answering matching requests.
 
-    `route` ("create", "list", "retrieve", "cancel", "delete", or None for
-    any) and `times` (None: every time) choose the requests. Then: wait
-    `delay` seconds; `drop` "before" closes the connection without an
-    answer, "during" sends the head and half the body and closes it;
+    `route` ("create", "list", "retrieve", "cancel", "delete", "token" for
+    the token endpoint, or None for any) and `times` (None: every time)
+    choose the requests. Then: wait `delay` seconds; `drop` "before"
+    closes the connection without an answer, "during" sends the head and
+    half the body and closes it;
     `redirect` answers 307 to that URL; `status` answers that status with
     `headers` and `body` (by default the API's error body for it). A fault
     with only a delay then answers normally.
@@ -84,6 +91,8 @@ class Logged:
 
 def route_of(method: str, path: str) -> tuple[str | None, str | None]:
     """(route, decoded batch id) for a request path; route None if unknown."""
+    if path == TOKEN_PATH:
+        return ("token" if method == "POST" else None), None
     if path in (PREFIX, PREFIX + "/"):
         return {"GET": "list", "POST": "create"}.get(method), None
     if not path.startswith(PREFIX + "/"):
@@ -134,12 +143,19 @@ class Handler(BaseHTTPRequestHandler):
         fault = emulator._take_fault(route)
         if fault is not None and self._apply(fault, route):
             return
+        if route == "token":
+            self._token(body)
+            return
         try:
-            credential = self._authenticate(emulator)
+            grant = emulator._auth.authenticate(
+                self.headers.get("x-api-key"),
+                self.headers.get("authorization") or "",
+                self.headers.get_all("anthropic-beta") or [],
+            )
         except ApiError as exc:
             self._error(exc.status, exc.error_type, exc.message, route)
             return
-        verdict = emulator._limiter.take(credential)
+        verdict = emulator._limiter.take(grant.bucket)
         limits = verdict.headers if verdict is not None else ()
         if verdict is not None and not verdict.allowed:
             message = (
@@ -155,36 +171,37 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(
                     400, "invalid_request_error", "anthropic-version: header is required"
                 )
-            status, payload = self._dispatch(emulator, route, batch_id, query, body)
+            if route is None:
+                raise ApiError(404, "not_found_error", f"Not found: {self.command} {self.path}")
+            workspace = emulator._auth.workspace(grant, self.headers.get(WORKSPACE_HEADER))
+            limits = (*limits, (WORKSPACE_HEADER, workspace))
+            status, payload = self._dispatch(emulator, route, batch_id, query, body, workspace)
         except ApiError as exc:
             self._error(exc.status, exc.error_type, exc.message, route, limits)
             return
         self._send(status, json.dumps(payload).encode(), route, limits)
 
-    def _authenticate(self, emulator: Emulator) -> str:
-        """The credential that the request authenticates with (its rate-limit bucket)."""
-        key = self.headers.get("x-api-key")
-        auth = self.headers.get("authorization") or ""
-        token = auth[7:] if auth[:7].lower() == "bearer " else None
-        if key is None and token is None:
-            raise ApiError(401, "authentication_error", "x-api-key header is required")
-        if key is not None and key == emulator.api_key:
-            return key
-        if token is not None and token in emulator._tokens:
-            return token
-        raise ApiError(401, "authentication_error", "invalid x-api-key")
+    def _token(self, body: bytes) -> None:
+        """The token endpoint: RFC 6749's answers and errors."""
+        try:
+            payload = exchange(
+                self.server.emulator._auth, body, self.headers.get_all("anthropic-beta") or []
+            )
+        except OAuthError as exc:
+            self._send(exc.status, exc.body(), "token", (("cache-control", "no-store"),))
+            return
+        self._send(200, json.dumps(payload).encode(), "token", (("cache-control", "no-store"),))
 
     def _dispatch(
         self,
         emulator: Emulator,
-        route: str | None,
+        route: str,
         batch_id: str | None,
         query: str,
         body: bytes,
+        workspace: str,
     ) -> tuple[int, dict[str, Any]]:
         store, base = emulator.store, emulator.base_url
-        if route is None:
-            raise ApiError(404, "not_found_error", f"Not found: {self.command} {self.path}")
         if route == "create":
             try:
                 parsed = json.loads(body)
@@ -192,16 +209,16 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(
                     400, "invalid_request_error", "The body is not valid JSON."
                 ) from None
-            return 200, store.create(parsed).to_json(base)
+            return 200, store.create(parsed, workspace).to_json(base)
         if route == "list":
-            page, more = store.page(**_list_args(query))
+            page, more = store.page(**_list_args(query), workspace_id=workspace)
             return 200, _page(page, more, base)
         assert batch_id is not None
         if route == "retrieve":
-            return 200, store.retrieve(batch_id).to_json(base)
+            return 200, store.retrieve(batch_id, workspace).to_json(base)
         if route == "cancel":
-            return 200, store.cancel(batch_id).to_json(base)
-        store.delete(batch_id)
+            return 200, store.cancel(batch_id, workspace).to_json(base)
+        store.delete(batch_id, workspace)
         return 200, {"id": batch_id, "type": "message_batch_deleted"}
 
     # -- answers -------------------------------------------------------------

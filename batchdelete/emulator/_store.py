@@ -1,4 +1,9 @@
-"""The emulator's state: batches, their lifecycle, and an adjustable clock."""
+"""The emulator's state: batches, their lifecycle, and an adjustable clock.
+
+Every batch belongs to one workspace. The operations take the workspace
+that a request acts in and treat a batch of another workspace as absent
+(404, and not in a list, nor usable as a cursor); None (the emulator's own
+inspection) sees every workspace."""
 
 from __future__ import annotations
 
@@ -12,12 +17,25 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["ApiError", "Batch", "Clock", "Store"]
+__all__ = ["DEFAULT_WORKSPACE_ID", "WORKSPACE_ID", "ApiError", "Batch", "Clock", "Store"]
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 DAY = timedelta(hours=24)
 CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STATUSES = ("in_progress", "canceling", "ended")
+#: The workspace of the emulator's API key, and of batches seeded without one.
+DEFAULT_WORKSPACE_ID = "wrkspc_default"
+#: What a workspace id looks like (the API's are `wrkspc_` and base62).
+WORKSPACE_ID = re.compile(r"wrkspc_[A-Za-z0-9]+")
+
+
+def check_workspace_id(workspace_id: str) -> str:
+    """A workspace id, or ValueError (for the emulator's own API)."""
+    if not isinstance(workspace_id, str) or not WORKSPACE_ID.fullmatch(workspace_id):
+        raise ValueError(
+            f"A workspace id is 'wrkspc_' followed by letters and digits, got {workspace_id!r}."
+        )
+    return workspace_id
 
 
 class ApiError(Exception):
@@ -67,6 +85,7 @@ class Batch:
     requests: int
     ends_at: datetime  # when processing would finish on its own
     cancel_time: float
+    workspace_id: str = DEFAULT_WORKSPACE_ID
     seq: int = 0  # creation order, to order batches created in the same instant
     processing_status: str = "in_progress"
     ended_at: datetime | None = None
@@ -142,16 +161,16 @@ class Store:
         with self._lock:
             return prefix + "".join(self._rng.choice(BASE62) for _ in range(24))
 
-    def _get(self, batch_id: str) -> Batch:
+    def _get(self, batch_id: str, workspace_id: str | None = None) -> Batch:
         batch = self._batches.get(batch_id)
-        if batch is None:
+        if batch is None or workspace_id not in (None, batch.workspace_id):
             raise ApiError(404, "not_found_error", f"No message batch with id '{batch_id}'.")
         batch.refresh(self.clock.now())
         return batch
 
     # -- operations ----------------------------------------------------------
 
-    def create(self, body: object) -> Batch:
+    def create(self, body: object, workspace_id: str = DEFAULT_WORKSPACE_ID) -> Batch:
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request_error", "The body must be a JSON object.")
         items = body.get("requests")
@@ -182,7 +201,7 @@ class Store:
                 raise ApiError(
                     400, "invalid_request_error", f"requests.{i}.params: must be an object."
                 )
-        return self.add("in_progress", requests=len(items))
+        return self.add("in_progress", requests=len(items), workspace_id=workspace_id)
 
     def add(
         self,
@@ -191,10 +210,12 @@ class Store:
         requests: int = 1,
         age: float = 0.0,
         batch_id: str | None = None,
+        workspace_id: str = DEFAULT_WORKSPACE_ID,
     ) -> Batch:
-        """Put a batch in any state; `age` seconds old."""
+        """Put a batch in any state, in a workspace; `age` seconds old."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+        check_workspace_id(workspace_id)
         now = self.clock.now()
         created = now - timedelta(seconds=age)
         with self._lock:
@@ -206,6 +227,7 @@ class Store:
                 if status == "ended"
                 else now + timedelta(seconds=self.processing_time),
                 cancel_time=self.cancel_time,
+                workspace_id=workspace_id,
                 seq=len(self._batches) + self._deleted,
             )
             if status == "ended":
@@ -216,21 +238,21 @@ class Store:
             self._batches[batch.id] = batch
             return batch
 
-    def retrieve(self, batch_id: str) -> Batch:
+    def retrieve(self, batch_id: str, workspace_id: str | None = None) -> Batch:
         with self._lock:
-            return self._get(batch_id)
+            return self._get(batch_id, workspace_id)
 
-    def cancel(self, batch_id: str) -> Batch:
+    def cancel(self, batch_id: str, workspace_id: str | None = None) -> Batch:
         with self._lock:
-            batch = self._get(batch_id)
+            batch = self._get(batch_id, workspace_id)
             if batch.processing_status == "in_progress":
                 batch.processing_status = "canceling"
                 batch.cancel_initiated_at = self.clock.now()
             return batch
 
-    def delete(self, batch_id: str) -> None:
+    def delete(self, batch_id: str, workspace_id: str | None = None) -> None:
         with self._lock:
-            batch = self._get(batch_id)
+            batch = self._get(batch_id, workspace_id)
             if batch.processing_status != "ended":
                 raise ApiError(
                     400,
@@ -242,13 +264,20 @@ class Store:
             self._deleted += 1
 
     def page(
-        self, limit: int = 20, after_id: str | None = None, before_id: str | None = None
+        self,
+        limit: int = 20,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        workspace_id: str | None = None,
     ) -> tuple[list[Batch], bool]:
-        """A page, newest first, and whether more follow in that direction."""
+        """A page of a workspace's batches, newest first, and whether more
+        follow in that direction."""
         with self._lock:
             now = self.clock.now()
             ordered = sorted(
-                self._batches.values(), key=lambda b: (b.created_at, b.seq), reverse=True
+                (b for b in self._batches.values() if workspace_id in (None, b.workspace_id)),
+                key=lambda b: (b.created_at, b.seq),
+                reverse=True,
             )
             for b in ordered:
                 b.refresh(now)
