@@ -39,6 +39,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "over: 'sync' (the sync transports; the default), 'all' (sync and async "
         "transports) or 'async' (async only)",
     )
+    config.addinivalue_line(
+        "markers",
+        "slow: takes a second or more (deadlines run out, child processes, the wheel "
+        "build, the benchmark smoke runs); `make quick` leaves these out. Every test, "
+        "slow or not, is network-free: it talks to 127.0.0.1 only",
+    )
 
 
 def pytest_report_header() -> list[str]:

@@ -389,6 +389,7 @@ def test_gzip_and_deflate_are_decoded(server: ScriptServer, encoding: str, encod
     assert server.requests[0].header("accept-encoding") is None  # the spec asked for none
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_stopped_at_the_cap_in_bounded_memory(hostile: HostileServer) -> None:
     bomb = gzip_bomb()  # about 2 MB, 2 GiB once inflated
     answer = head(200, "content-encoding: gzip", f"content-length: {len(bomb)}") + bomb
@@ -444,6 +445,7 @@ def test_an_error_body_is_cut_and_its_connection_dropped(server: ScriptServer) -
 
 
 @pytest.mark.parametrize("where", ["head", "body", "interim"])
+@pytest.mark.slow
 def test_a_drip_ends_at_the_deadline(hostile: HostileServer, where: str) -> None:
     full = head(200, "content-length: 100") + b"x" * 100
     steps = {

@@ -305,6 +305,7 @@ async def test_many_are_in_flight_at_once(batch_emulator: Emulator, transport: s
     assert seen.peak >= 32, f"at most {seen.peak} requests in flight at once"
 
 
+@pytest.mark.slow
 async def test_waiting_for_a_pooled_connection_is_not_a_connect_timeout(
     batch_emulator: Emulator, transport: str
 ) -> None:
@@ -379,6 +380,7 @@ async def test_an_exception_from_on_outcome_cancels_the_rest(
 
 
 @pytest.mark.parametrize("how", ["task", "task group"])
+@pytest.mark.slow
 async def test_cancelled_in_the_middle(batch_emulator: Emulator, transport: str, how: str) -> None:
     before = asyncio.all_tasks()  # this test's and the runner's
     ids = [batch_emulator.add_batch("ended").id for _ in range(24)]
@@ -506,6 +508,7 @@ def run_inner_pytest(tmp_path: Path, setup: str, *args: str) -> subprocess.Compl
         ),
     ],
 )
+@pytest.mark.slow
 def test_the_fixture_in_a_users_suite(tmp_path: Path, runner: str) -> None:
     if runner == "anyio":
         result = run_inner_pytest(tmp_path, ANYIO_SETUP)

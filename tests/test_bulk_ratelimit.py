@@ -25,7 +25,7 @@ from batchdelete._pace import PACE, AsyncLimiter, Limiter
 from batchdelete.emulator import Emulator
 from tests.test_emulator import raw
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(60)]
 
 LIMIT = "anthropic-ratelimit-requests-limit"
 LIST = "/v1/messages/batches"

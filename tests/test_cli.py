@@ -179,6 +179,7 @@ def test_interrupt_reports_what_was_done(
     assert out.count("deleted ") == len(done)
 
 
+@pytest.mark.slow
 def test_module_and_console_script(env: ScriptServer) -> None:
     environ = dict(os.environ, ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=env.url)
     out = subprocess.run(

@@ -87,6 +87,7 @@ def test_help_says_when_async_helps(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("transport", ASYNC_TRANSPORTS)
+@pytest.mark.slow
 def test_ctrl_c_cancels_what_is_under_way_and_reports(api: Emulator, transport: str) -> None:
     ids = [api.add_batch().id for _ in range(12)]
     api.inject(route="delete", delay=1.5, times=None)  # every delete answers slowly

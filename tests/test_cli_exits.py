@@ -87,6 +87,7 @@ def api() -> Iterator[Emulator]:
 # -- 0: done -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_delete_from_a_file_with_bom_comments_and_commas(api: Emulator, tmp_path: Path) -> None:
     a, b, c, d = (api.add_batch("ended").id for _ in range(4))
     listing = tmp_path / "ids.txt"
@@ -98,6 +99,7 @@ def test_delete_from_a_file_with_bom_comments_and_commas(api: Emulator, tmp_path
     assert api.batches() == []
 
 
+@pytest.mark.slow
 def test_list_json(api: Emulator) -> None:
     old = api.add_batch("ended", age=3 * 3600).id
     running = api.add_batch("in_progress", age=2 * 3600).id
@@ -111,6 +113,7 @@ def test_list_json(api: Emulator) -> None:
     assert "1 running batch(es) match" in run.err
 
 
+@pytest.mark.slow
 def test_get_and_cancel(api: Emulator) -> None:
     ended = api.add_batch("ended", requests=3).id
     running = api.add_batch("in_progress").id
@@ -126,6 +129,7 @@ def test_get_and_cancel(api: Emulator) -> None:
     assert [r.route for r in api.requests] == ["retrieve", "retrieve", "cancel"]
 
 
+@pytest.mark.slow
 def test_verbose_prints_one_line_per_attempt(api: Emulator) -> None:
     ids = [api.add_batch("ended").id for _ in range(2)]
     run = batchdelete("delete", *ids, "-v", "--transport", "urllib3", base_url=api.base_url)
@@ -138,6 +142,7 @@ def test_verbose_prints_one_line_per_attempt(api: Emulator) -> None:
 # -- 2: usage ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bad_id_in_a_file_sends_nothing(api: Emulator, tmp_path: Path) -> None:
     listing = tmp_path / "ids.txt"
     listing.write_text("# ids\nmsgbatch_A1\nmsgbatch_B2 msgbatch_C-3\n")
@@ -158,6 +163,7 @@ def test_bad_id_in_a_file_sends_nothing(api: Emulator, tmp_path: Path) -> None:
 # -- 3: configuration ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_missing_ok_with_a_v1_base_url_is_not_already_gone(api: Emulator) -> None:
     run = batchdelete("delete", "msgbatch_0gone0", "--missing-ok", base_url=api.base_url + "/v1")
     assert run.code == 3
@@ -167,6 +173,7 @@ def test_missing_ok_with_a_v1_base_url_is_not_already_gone(api: Emulator) -> Non
     assert "nothing was deleted" in lines[-1]
 
 
+@pytest.mark.slow
 def test_empty_api_key(api: Emulator) -> None:
     run = batchdelete("list", "--json", base_url=api.base_url, api_key=" ")
     assert run.code == 3 and "is empty" in run.err
@@ -199,6 +206,7 @@ def test_list_with_a_wrong_key_is_refused(api: Emulator) -> None:
     assert row["error"] == "AuthenticationError" and row["status_code"] == 401
 
 
+@pytest.mark.slow
 def test_cancel_on_a_server_error(api: Emulator) -> None:
     running = api.add_batch("in_progress").id
     api.inject(status=503, route="cancel", times=None)
@@ -211,6 +219,7 @@ def test_cancel_on_a_server_error(api: Emulator) -> None:
 # -- 7: TLS -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_untrusted_certificate_is_one_attempt() -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
@@ -225,6 +234,7 @@ def test_untrusted_certificate_is_one_attempt() -> None:
 # -- 8: a 2xx that is not the promised body ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unexpected_body(server: ScriptServer) -> None:
     server.script(Reply(200, body=b"<html>hello</html>"))
     run = batchdelete("delete", "msgbatch_1", "--json", base_url=server.url)

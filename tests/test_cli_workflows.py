@@ -182,6 +182,7 @@ def test_prune_bad_filters(
     assert api.requests == []  # refused before any request
 
 
+@pytest.mark.slow
 def test_prune_many_pages(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
     for _ in range(1005):
         api.add_batch("ended", age=30 * 86400)
@@ -202,6 +203,7 @@ def test_prune_many_pages(api: Emulator, capsys: pytest.CaptureFixture[str]) -> 
     assert sum(t.endswith(cursor) for t in targets[second + 1 :]) == 1
 
 
+@pytest.mark.slow
 def test_serve_command(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "batchdelete", "serve", "--port", "0", "--seed", "6"],
@@ -229,6 +231,7 @@ def test_serve_command(tmp_path: Path) -> None:
     assert "warning" not in err
 
 
+@pytest.mark.slow
 def test_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
     import threading
 
@@ -325,6 +328,7 @@ def test_ids_from_stdin_with_a_bom(
 
 
 @pytest.mark.parametrize("mode", [[], ["--async"]], ids=["sync", "async"])
+@pytest.mark.slow
 def test_summary_of_a_rate_limited_run(
     capsys: pytest.CaptureFixture[str], mode: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -227,6 +227,7 @@ def test_serve_flag_refuses_a_bad_limit(capsys: pytest.CaptureFixture[str]) -> N
     assert code != 0 and "--requests-per-minute" in err
 
 
+@pytest.mark.slow
 def test_the_client_waits_as_retry_after_says() -> None:
     """Real time: at 60 a minute, once the bucket is empty the next request is
     a 429 with retry-after 1, and the client's one retry, a second later, passes."""

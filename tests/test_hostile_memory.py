@@ -29,7 +29,7 @@ from tests.hostile import (
     padded,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 ADDRESS_SPACE = 1 << 30  # RLIMIT_AS of the child
 PEAK_RSS_LIMIT_MIB = 300

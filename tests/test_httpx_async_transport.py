@@ -150,6 +150,7 @@ def test_registered_as_the_async_httpx_transport() -> None:
     assert wrapped._native.client is native
 
 
+@pytest.mark.slow
 def test_httpx_is_imported_only_when_a_transport_is_built() -> None:
     code = (
         "import sys, batchdelete_httpx_async as m; assert 'httpx' not in sys.modules; "
@@ -301,6 +302,7 @@ def test_an_error_body_is_cut_at_its_cap(server: ScriptServer) -> None:
     [b"HTTP/1.1 200 OK\r\nx-drip: ", head(200, "content-length: 100000")],
     ids=["head", "body"],
 )
+@pytest.mark.slow
 def test_a_drip_ends_at_the_deadline(hostile: HostileServer, prefix: bytes) -> None:
     hostile.play([Request(), Send(prefix), Drip(b"a" * 100, 0.2)])
     took, exc = failure(hostile.url + "/x", deadline=time.monotonic() + 1.0)
@@ -605,6 +607,7 @@ def test_a_silent_proxy_is_named_at_the_deadline() -> None:
     assert PROXY_PASSWORD not in str(exc) and took < 1.0
 
 
+@pytest.mark.slow
 def test_max_connections_bounds_concurrent_sends(server: ScriptServer) -> None:
     server.script(*[Reply(delay=0.2) for _ in range(8)])
     transport = HttpxAsyncTransport(options=ConnectionOptions(max_connections=2))

@@ -153,6 +153,7 @@ def one_call(answer: Answer, **kwargs: object) -> tuple[float, BaseException | N
     [b"HTTP/1.1 200 OK\r\nx-drip: ", HEAD + b"content-length: 100000\r\n\r\n"],
     ids=["head", "body"],
 )
+@pytest.mark.slow
 def test_a_drip_ends_at_the_deadline(prefix: bytes) -> None:
     answer: Answer = lambda conn, n, stop: drip(conn, stop, prefix, 0.3)  # noqa: E731
     took, exc = one_call(answer, timeout=bd.Timeout(deadline=1.5))
@@ -160,6 +161,7 @@ def test_a_drip_ends_at_the_deadline(prefix: bytes) -> None:
     assert 1.2 < took < 2.0
 
 
+@pytest.mark.slow
 def test_endless_interim_answers_end_at_the_deadline() -> None:
     def answer(conn: socket.socket, number: int, stop: threading.Event) -> bool:
         for _ in range(100_000):
@@ -173,6 +175,7 @@ def test_endless_interim_answers_end_at_the_deadline() -> None:
     assert took < 2.0
 
 
+@pytest.mark.slow
 def test_without_a_deadline_the_attempt_limit_bounds_a_drip() -> None:
     prefix = HEAD + b"content-length: 100000\r\n\r\n"
     answer: Answer = lambda conn, n, stop: drip(conn, stop, prefix, 0.3)  # noqa: E731
@@ -182,6 +185,7 @@ def test_without_a_deadline_the_attempt_limit_bounds_a_drip() -> None:
     assert 1.2 < took < 2.0
 
 
+@pytest.mark.slow
 def test_silence_during_the_tls_handshake_ends_at_the_deadline() -> None:
     with raw_server(reply(b"")) as server:  # no request ever comes
         https = client(server.url.replace("http://", "https://"), timeout=bd.Timeout(deadline=1.5))
@@ -372,6 +376,7 @@ def mock_client(respond: Callable[[httpx.Request], httpx.Response]) -> bd.Client
     return bd.Client(api_key=API_KEY, transport=native, max_retries=0)
 
 
+@pytest.mark.slow
 def test_a_users_client_is_checked_against_the_deadline_between_chunks() -> None:
     def slow() -> Iterator[bytes]:
         for _ in range(50):
@@ -507,6 +512,7 @@ def tls_spec(url: str, deadline: float = 5.0) -> RequestSpec:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_failed_tunnels_give_their_pool_slot_back(
     proxy: ProxyProcess, tls_server: ScriptServer, ca_file: str
 ) -> None:

@@ -305,6 +305,7 @@ def test_prune_with_a_journal(
     assert "--journal FILE" in run(capsys, "prune", "--help")[1]
 
 
+@pytest.mark.slow
 def test_killed_and_run_again_deletes_each_batch_once(api: Emulator, tmp_path: Path) -> None:
     ids = [api.add_batch().id for _ in range(16)]
     api.inject(delay=0.3, route="delete", times=None)  # every delete answers slowly

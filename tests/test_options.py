@@ -844,6 +844,7 @@ def test_the_proxy_password_never_shows(
 
 
 @pytest.mark.clients("sync")  # threads: an AsyncClient belongs to one event loop (next test)
+@pytest.mark.slow
 def test_max_connections_bounds_the_pool(server: ScriptServer, connect: MakeClient) -> None:
     server.script(*[Reply(delay=0.05) for _ in range(32)])
     client = connect(server.url, max_connections=2)
@@ -875,6 +876,7 @@ def test_max_connections_bounds_the_pool(server: ScriptServer, connect: MakeClie
 
 
 @pytest.mark.clients("async")
+@pytest.mark.slow
 def test_max_connections_bounds_the_pool_of_tasks(
     server: ScriptServer, connect: MakeClient
 ) -> None:

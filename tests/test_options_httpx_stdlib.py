@@ -149,6 +149,7 @@ def test_stdlib_never_opens_more_than_max_connections_to_an_origin(server: Scrip
     assert server.connections == 2  # the other six waited for one of them
 
 
+@pytest.mark.slow
 def test_stdlib_a_thread_waiting_for_a_connection_stops_at_its_deadline(
     server: ScriptServer,
 ) -> None:

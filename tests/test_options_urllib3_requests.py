@@ -93,6 +93,7 @@ def test_pool_never_opens_more_than_max_connections(server: ScriptServer, name: 
     assert server.connections == 2  # the other six threads waited for one
 
 
+@pytest.mark.slow
 def test_a_thread_waiting_for_a_connection_ends_at_the_deadline(
     server: ScriptServer, name: str
 ) -> None:

@@ -249,6 +249,7 @@ def _peak_while_pruning(count: int, page: int) -> int:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_run() -> None:
     _peak_while_pruning(50, page=100)  # the first run's imports and caches
     small = _peak_while_pruning(300, page=100)

@@ -472,6 +472,7 @@ HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 60\r\n\r\n"
     ],
     ids=["status line", "headers", "body"],
 )
+@pytest.mark.slow
 def test_a_drip_ends_by_the_deadline(
     serve: Callable[..., RawServer], reply: Callable[[socket.socket], None]
 ) -> None:
@@ -482,6 +483,7 @@ def test_a_drip_ends_by_the_deadline(
     assert 1.3 < time.monotonic() - started < 2
 
 
+@pytest.mark.slow
 def test_a_drip_ends_by_the_attempt_limit_without_a_deadline(
     serve: Callable[..., RawServer],
 ) -> None:
@@ -496,6 +498,7 @@ def test_a_drip_ends_by_the_attempt_limit_without_a_deadline(
 
 
 @pytest.mark.parametrize("every", [0.0, 0.1], ids=["flood", "slow"])
+@pytest.mark.slow
 def test_endless_100_continue_ends_by_the_deadline(
     serve: Callable[..., RawServer], every: float
 ) -> None:
@@ -508,6 +511,7 @@ def test_endless_100_continue_ends_by_the_deadline(
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.slow
 def test_an_endless_chunked_body_ends_by_the_deadline(serve: Callable[..., RawServer]) -> None:
     head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
     server = serve(answer(endless(b"1\r\n \r\n", head, every=0.01)))
@@ -517,6 +521,7 @@ def test_an_endless_chunked_body_ends_by_the_deadline(serve: Callable[..., RawSe
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.slow
 def test_a_silent_tls_handshake_ends_by_the_deadline(
     serve: Callable[..., RawServer], transport: st.StdlibTransport
 ) -> None:

@@ -257,6 +257,7 @@ def test_ctrl_c_during_a_forced_wait_returns_promptly(
     assert batch_emulator.batch(running)["processing_status"] == "canceling"
 
 
+@pytest.mark.slow
 def test_waiting_for_a_pooled_connection_is_not_a_connect_timeout(
     batch_emulator: Emulator, transport_name: str
 ) -> None:
