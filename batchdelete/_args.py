@@ -1,4 +1,4 @@
-"""The client's arguments, checked: credentials, the base URL's warning,
+"""The client's arguments, checked: the base URL's warning,
 headers and query parameters given by the user, and which arguments decide
 the transport (for `with_options`)."""
 
@@ -14,10 +14,8 @@ from ._spec import check_header, check_header_name
 __all__ = [
     "CONNECTION_ARGS",
     "CREDENTIAL_HEADERS",
-    "ENV_CREDENTIALS",
     "WORKSPACE_HEADER",
     "checked_query",
-    "credentials",
     "custom_headers",
     "env",
     "merge_headers",
@@ -25,38 +23,10 @@ __all__ = [
     "workspace",
 ]
 
-ENV_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
-
 
 def env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value else None
-
-
-def credentials(api_key: str | None, auth_token: str | None) -> tuple[str | None, str | None]:
-    """(api key, auth token), exactly one set: explicit arguments first, then
-    ANTHROPIC_API_KEY, then ANTHROPIC_AUTH_TOKEN. A blank value is refused,
-    naming where it came from, rather than sent and answered with a 401."""
-    if api_key is not None and auth_token is not None:
-        raise ConfigurationError("Pass either api_key or auth_token, not both.")
-    sources = [("api_key=", api_key), ("auth_token=", auth_token)]
-    if api_key is None and auth_token is None:
-        sources = [(name, os.environ.get(name)) for name in ENV_CREDENTIALS]
-    for i, (source, value) in enumerate(sources):
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{source} must be a str, got {type(value).__name__}.")
-        if not value.strip():
-            raise ConfigurationError(
-                f"The API credential from {source} is empty: set it to the key (or token) "
-                "itself, or leave it unset."
-            )
-        return (value, None) if i == 0 else (None, value)
-    raise ConfigurationError(
-        "No credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the "
-        "environment, or pass api_key= (or auth_token=) to the client."
-    )
 
 
 def v1_hint(base_url: str) -> str | None:
@@ -84,14 +54,15 @@ def merge_headers(
     headers: dict[str, str], extra: Mapping[str, str | None] | None, source: str
 ) -> None:
     """Add `extra` to `headers` (a value of None removes that header), each
-    checked; the credential headers are refused: they come from api_key= or
-    auth_token= only, so that no header can send one silently elsewhere."""
+    checked; the credential headers are refused: they come from the
+    credential chain only (`_credentials.py`), so that no header can send
+    one silently elsewhere."""
     for name, value in (extra or {}).items():
         key = check_header_name(name)
         if key in CREDENTIAL_HEADERS:
             raise ConfigurationError(
                 f"{source} may not set or remove {key}: the credentials come from "
-                "api_key= or auth_token= (or with_options(api_key=...))."
+                "api_key=, auth_token= or credentials= (or with_options(api_key=...))."
             )
         if value is None or _is_omit(value):
             headers.pop(key, None)

@@ -9,8 +9,14 @@ from typing import Any, ClassVar, TypeVar
 
 from ._async_resources import AsyncOperations, _AsyncBeta, _AsyncMessages
 from ._base import BaseClient
-from ._errors import ConfigurationError, NotFoundError, TransportError
-from ._flow import Admit, Call, Send, call_flow
+from ._errors import (
+    APITimeoutError,
+    ConfigurationError,
+    NotFoundError,
+    TransportError,
+    TransportTimeoutError,
+)
+from ._flow import Admit, Authorize, Call, Send, call_flow
 from ._models import DeletedMessageBatch
 from ._pace import PACE, AsyncLimiter, Ticket
 from ._registry import resolve_async_transport
@@ -46,6 +52,7 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
     """
 
     _resolve: ClassVar[Any] = staticmethod(resolve_async_transport)
+    _is_async: ClassVar[bool] = True
     _transport: AsyncTransport
 
     def _setup(self) -> None:
@@ -64,11 +71,14 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
         return self._transport
 
     async def close(self) -> None:
-        """Close the transport if the client created it. Safe to call twice."""
+        """Close the transport if the client created it, and the credential
+        provider if the credential chain built it. Safe to call twice."""
         if not self._closed:
             self._closed = True
             if self._owns_transport:
                 await self._transport.close()
+            if self._owns_credential:
+                await self._credential.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -105,6 +115,21 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
         response: APIResponse[R] = await self._run(call)
         return response
 
+    async def _token(self, until: float | None) -> str:
+        """The provider's access token, by the call's deadline."""
+        tokens = self._credential.tokens
+        assert tokens is not None
+        if until is None:
+            return await tokens.aget()
+        try:
+            async with async_deadline(until):
+                return await tokens.aget()
+        except TransportTimeoutError:
+            raise APITimeoutError(
+                "The call's deadline passed while waiting for an access token from "
+                f"{tokens.source}."
+            ) from None
+
     async def _send(self, spec: RequestSpec) -> RawResponse:
         """The transport's answer, by the attempt's deadline (the
         transport's own, or here: one timer per attempt, not two)."""
@@ -127,8 +152,10 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
         try:
             step = next(flow)
             while True:
-                result: RawResponse | TransportError | Ticket | None = None
-                if isinstance(step, Admit):
+                result: RawResponse | TransportError | Ticket | str | None = None
+                if isinstance(step, Authorize):
+                    result = await self._token(step.until)
+                elif isinstance(step, Admit):
                     assert pace is not None
                     result = await pace.acquire(step.until)
                 elif isinstance(step, Send):

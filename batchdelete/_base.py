@@ -15,13 +15,13 @@ from urllib.parse import urlencode, urlsplit
 from ._args import (
     CONNECTION_ARGS,
     checked_query,
-    credentials,
     custom_headers,
     env,
     merge_headers,
     v1_hint,
     workspace,
 )
+from ._credentials import Credential, resolve, with_oauth_beta
 from ._errors import ConfigurationError, TransportError
 from ._flow import Call, FlowSettings
 from ._hooks import Hooks
@@ -62,12 +62,14 @@ class BaseClient:
     they resolve, and the calls they make. A driver adds `_setup()`."""
 
     _resolve: ClassVar[Callable[..., tuple[Any, bool]]]
+    _is_async: ClassVar[bool] = False
 
     def __init__(
         self,
         *,
         api_key: str | None = None,
         auth_token: str | None = None,
+        credentials: Any | None = None,
         base_url: str | None = None,
         api_version: str = DEFAULT_API_VERSION,
         transport: str | Transport | AsyncTransport | Any | None = None,
@@ -86,25 +88,27 @@ class BaseClient:
         workspace_id: str | None = None,
         _shared: tuple[Any, ConnectionOptions | None] | None = None,
     ) -> None:
-        api_key, auth_token = credentials(api_key, auth_token)
         if http_client is not None:
-            if transport is not None:
-                raise ConfigurationError(
-                    "Pass either http_client= or transport=, not both (http_client= is "
-                    "transport= given your own client)."
-                )
-            if isinstance(http_client, str):
-                raise ConfigurationError(
-                    "http_client= takes a client object (an httpx.Client, requests.Session "
-                    "or urllib3.PoolManager); to name a transport, use transport=."
-                )
-        # What `with_options()` builds a copy from (the credentials as resolved).
+            _check_http_client(http_client, transport)
+            transport = http_client
+        _check_limits(max_retries, max_retry_wait, max_response_bytes, api_version)
+        user_base_url = base_url if base_url is not None else env("ANTHROPIC_BASE_URL")
+        credential = resolve(
+            api_key,
+            auth_token,
+            credentials,
+            user_base_url or DEFAULT_BASE_URL,
+            is_async=self._is_async,
+        )
+        # What `with_options()` builds a copy from: the credential as resolved
+        # (a copy shares its token cache).
         self._args: dict[str, Any] = {
-            "api_key": api_key,
-            "auth_token": auth_token,
+            "api_key": None,
+            "auth_token": None,
+            "credentials": credential,
             "base_url": base_url,
             "api_version": api_version,
-            "transport": transport,
+            "transport": transport if http_client is None else None,
             "http_client": http_client,
             "timeout": timeout,
             "max_retries": max_retries,
@@ -119,38 +123,15 @@ class BaseClient:
             "default_query": default_query,
             "workspace_id": workspace_id,
         }
-        if http_client is not None:
-            transport = http_client
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(
-                f"max_retries must be an int of 0 or more, got {max_retries!r}."
-            )
-        if (
-            isinstance(max_retry_wait, bool)
-            or not isinstance(max_retry_wait, (int, float))
-            or not (0 <= max_retry_wait < float("inf"))
-        ):
-            raise ConfigurationError(
-                f"max_retry_wait must be a finite number of seconds, 0 or more, "
-                f"got {max_retry_wait!r}."
-            )
-        if (
-            isinstance(max_response_bytes, bool)
-            or not isinstance(max_response_bytes, int)
-            or max_response_bytes < 1
-        ):
-            raise ConfigurationError(
-                f"max_response_bytes must be an int of 1 or more, got {max_response_bytes!r}."
-            )
+        self._credential = credential
+        # Closed with this client if the chain built it here (not a copy's).
+        self._owns_credential = credential.owned and not isinstance(credentials, Credential)
         self._max_response_bytes = max_response_bytes
-        if not api_version:
-            raise ConfigurationError("api_version must not be empty.")
         self._timeout = Timeout.coerce(timeout)
         self._max_retries = max_retries
         self._max_retry_wait = float(max_retry_wait)
-        self._base_url = (
-            base_url if base_url is not None else (env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
-        )
+        # The user's base URL, else the profile's, else the API's.
+        self._base_url = user_base_url or credential.base_url or DEFAULT_BASE_URL
         self._prefix = batches_url(self._base_url)
         hint = v1_hint(self._base_url)
         if hint is not None:
@@ -158,57 +139,16 @@ class BaseClient:
             warnings.warn(hint, UserWarning, stacklevel=2)
         self._route_known = False  # the batches route has answered 2xx here
         self._route_missing: str | None = None  # or why it proved missing
-        headers = {
-            "accept": "application/json",
-            "accept-encoding": "gzip, deflate",
-            "anthropic-version": check_header("anthropic-version", api_version),
-        }
-        if api_key is not None:
-            headers["x-api-key"] = check_header("x-api-key", api_key, secret=True)
-            self._auth = "api_key"
-        else:
-            assert auth_token is not None
-            token = check_header("authorization", auth_token, secret=True)
-            headers["authorization"] = f"Bearer {token}"
-            self._auth = "auth_token"
-        options: ConnectionOptions | None = None
         if _shared is not None:  # a copy: the parent's transport, not closed here
-            pass
-        elif transport is None or isinstance(transport, str):
-            options = ConnectionOptions(
-                proxy=proxy,
-                trust_env=trust_env,
-                verify=verify,
-                cert=cert,
-                max_connections=max_connections,
-            )
-        elif (
-            proxy is not None
-            or verify is not True
-            or cert is not None
-            or max_connections != DEFAULT_MAX_CONNECTIONS
-        ):
-            raise ConfigurationError(
-                "proxy, verify, cert and max_connections configure the transports batchdelete "
-                "builds; a client or transport of your own is used exactly as you built it: "
-                "set them on it instead."
-            )
-        if _shared is not None:
             self._transport, options = _shared
             self._owns_transport = False
         else:
+            options = _connection_options(
+                transport, proxy, trust_env, verify, cert, max_connections
+            )
             self._transport, self._owns_transport = self._resolve(transport, options)
         self._options = options
-        t = self._transport
-        headers["user-agent"] = check_header(
-            "user-agent",
-            f"batchdelete/{__version__} {t.name}/{t.library_version} python/{_PYTHON}",
-        )
-        # Ours, then ANTHROPIC_CUSTOM_HEADERS, then default_headers, then workspace_id.
-        merge_headers(headers, custom_headers(), "ANTHROPIC_CUSTOM_HEADERS")
-        merge_headers(headers, default_headers, "default_headers")
-        merge_headers(headers, workspace(None, workspace_id), "workspace_id")
-        self._headers: dict[str, str] = headers
+        self._headers = self._default_headers(api_version, default_headers, workspace_id)
         self._query = checked_query(default_query, "default_query")
         self._hooks = Hooks(get_plugin_manager())
         self._closed = False
@@ -221,8 +161,40 @@ class BaseClient:
             self._max_response_bytes,
             self._jitter,
             options.proxy_for if options is not None else _no_proxy,
+            credential.tokens,
         )
+        if credential.tokens is not None:
+            log.info("batchdelete: credentials from %s.", credential.source)
         self._setup()
+
+    def _default_headers(
+        self,
+        api_version: str,
+        default_headers: Mapping[str, str | None] | None,
+        workspace_id: str | None,
+    ) -> dict[str, str]:
+        """Every request's headers: ours, the credential's, then (each
+        winning over the one before) a profile's extra headers,
+        ANTHROPIC_CUSTOM_HEADERS, `default_headers` and `workspace_id`."""
+        t = self._transport
+        credential = self._credential
+        headers = {
+            "accept": "application/json",
+            "accept-encoding": "gzip, deflate",
+            "anthropic-version": check_header("anthropic-version", api_version),
+            **credential.headers,
+            "user-agent": check_header(
+                "user-agent",
+                f"batchdelete/{__version__} {t.name}/{t.library_version} python/{_PYTHON}",
+            ),
+        }
+        merge_headers(headers, credential.extra_headers, f"The profile ({credential.source})")
+        merge_headers(headers, custom_headers(), "ANTHROPIC_CUSTOM_HEADERS")
+        merge_headers(headers, default_headers, "default_headers")
+        merge_headers(headers, workspace(None, workspace_id), "workspace_id")
+        if credential.tokens is not None:
+            headers["anthropic-beta"] = with_oauth_beta(headers.get("anthropic-beta"))
+        return headers
 
     def _setup(self) -> None:
         """What a driver adds to the shared state (locks, sleep, resources)."""
@@ -233,8 +205,9 @@ class BaseClient:
         Unless the transport or a connection option changes, the copy sends
         through this client's transport, connections and all; closing the
         copy leaves them open, closing this client closes them for both.
-        Credentials carry over as this client resolved them; giving
-        `api_key` drops the auth token, and the other way round."""
+        The credential carries over as this client resolved it (a provider's
+        token cache shared); giving `api_key`, `auth_token` or `credentials`
+        replaces it."""
         unknown = sorted(set(overrides) - set(self._args))
         if unknown:
             raise ConfigurationError(
@@ -242,10 +215,10 @@ class BaseClient:
                 f"the constructor's: {', '.join(sorted(self._args))}."
             )
         args = {**self._args, **overrides}
-        if "api_key" in overrides and "auth_token" not in overrides:
-            args["auth_token"] = None
-        if "auth_token" in overrides and "api_key" not in overrides:
-            args["api_key"] = None
+        given = {"api_key", "auth_token", "credentials"} & set(overrides)
+        for name in ("api_key", "auth_token", "credentials") if given else ():
+            if name not in given:
+                args[name] = None
         rebuilt = any(
             name in overrides and overrides[name] is not self._args[name]
             for name in CONNECTION_ARGS
@@ -259,10 +232,17 @@ class BaseClient:
     def base_url(self) -> str:
         return self._base_url
 
+    @property
+    def credential_source(self) -> str:
+        """Which step of the credential chain supplied this client's
+        credential (`api_key=`, `ANTHROPIC_API_KEY`, `the profile 'dev'
+        (ANTHROPIC_PROFILE)`...), never its value."""
+        return self._credential.source
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self._base_url!r}, "
-            f"transport={self._transport.name!r}, auth={self._auth!r}, "
+            f"transport={self._transport.name!r}, auth={self._credential.kind!r}, "
             f"api_version={self._headers['anthropic-version']!r}, "
             f"timeout={self._timeout!r}, max_retries={self._max_retries})"
         )
@@ -324,6 +304,8 @@ class BaseClient:
         if beta is not None:
             headers["anthropic-beta"] = beta
         merge_headers(headers, extra_headers, "extra_headers")
+        if self._credential.tokens is not None:
+            headers["anthropic-beta"] = with_oauth_beta(headers.get("anthropic-beta"))
         return headers
 
     def _jitter(self) -> float:
@@ -361,4 +343,74 @@ class BaseClient:
 
 
 def _no_proxy(url: str) -> str | None:
+    return None
+
+
+def _check_http_client(http_client: object, transport: object) -> None:
+    if transport is not None:
+        raise ConfigurationError(
+            "Pass either http_client= or transport=, not both (http_client= is "
+            "transport= given your own client)."
+        )
+    if isinstance(http_client, str):
+        raise ConfigurationError(
+            "http_client= takes a client object (an httpx.Client, requests.Session "
+            "or urllib3.PoolManager); to name a transport, use transport=."
+        )
+
+
+def _check_limits(
+    max_retries: object, max_retry_wait: object, max_response_bytes: object, api_version: object
+) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an int of 0 or more, got {max_retries!r}.")
+    if (
+        isinstance(max_retry_wait, bool)
+        or not isinstance(max_retry_wait, (int, float))
+        or not (0 <= max_retry_wait < float("inf"))
+    ):
+        raise ConfigurationError(
+            f"max_retry_wait must be a finite number of seconds, 0 or more, got {max_retry_wait!r}."
+        )
+    if (
+        isinstance(max_response_bytes, bool)
+        or not isinstance(max_response_bytes, int)
+        or max_response_bytes < 1
+    ):
+        raise ConfigurationError(
+            f"max_response_bytes must be an int of 1 or more, got {max_response_bytes!r}."
+        )
+    if not api_version:
+        raise ConfigurationError("api_version must not be empty.")
+
+
+def _connection_options(
+    transport: object,
+    proxy: str | None,
+    trust_env: bool,
+    verify: object,
+    cert: str | tuple[str, str] | None,
+    max_connections: int,
+) -> ConnectionOptions | None:
+    """The options for a transport batchdelete builds; None for one of the
+    user's own, which is used as built (connection options are refused)."""
+    if transport is None or isinstance(transport, str):
+        return ConnectionOptions(
+            proxy=proxy,
+            trust_env=trust_env,
+            verify=verify,
+            cert=cert,
+            max_connections=max_connections,
+        )
+    if (
+        proxy is not None
+        or verify is not True
+        or cert is not None
+        or max_connections != DEFAULT_MAX_CONNECTIONS
+    ):
+        raise ConfigurationError(
+            "proxy, verify, cert and max_connections configure the transports batchdelete "
+            "builds; a client or transport of your own is used exactly as you built it: "
+            "set them on it instead."
+        )
     return None

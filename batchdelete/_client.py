@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ._base import DEFAULT_API_VERSION, BaseClient
 from ._errors import ConfigurationError, NotFoundError, TransportError
-from ._flow import Admit, Call, Send, call_flow
+from ._flow import Admit, Authorize, Call, Send, call_flow
 from ._models import DeletedMessageBatch
 from ._pace import PACE, Limiter, Ticket
 from ._registry import resolve_transport
@@ -90,11 +90,14 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
         return self._transport
 
     def close(self) -> None:
-        """Close the transport if the client created it. Safe to call twice."""
+        """Close the transport if the client created it, and the credential
+        provider if the credential chain built it. Safe to call twice."""
         if not self._closed:
             self._closed = True
             if self._owns_transport:
                 self._transport.close()
+            if self._owns_credential:
+                self._credential.close()
 
     def __enter__(self) -> Client:
         return self
@@ -135,6 +138,14 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
         )
         return response
 
+    def _token(self, until: float | None) -> str:
+        """The provider's access token. The exchange behind it runs on the
+        credentials library's own HTTP client and timeout (30 s), which a
+        blocking call cannot cut short at the call's deadline."""
+        tokens = self._credential.tokens
+        assert tokens is not None
+        return tokens.get()
+
     def _send(self, spec: RequestSpec) -> RawResponse:
         try:
             return self._transport.send(spec)
@@ -152,8 +163,10 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
         try:
             step = next(flow)
             while True:
-                result: RawResponse | TransportError | Ticket | None = None
-                if isinstance(step, Admit):
+                result: RawResponse | TransportError | Ticket | str | None = None
+                if isinstance(step, Authorize):
+                    result = self._token(step.until)
+                elif isinstance(step, Admit):
                     assert pace is not None
                     result = pace.acquire(step.until)
                 elif isinstance(step, Send):

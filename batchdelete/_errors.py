@@ -69,6 +69,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ContentTooLargeError",
+    "CredentialsError",
     "DeadlineExceededError",
     "ErrorResponse",
     "GatewayTimeoutError",
@@ -137,6 +138,13 @@ class ConfigurationError(BatchDeleteError, ValueError):
     """An argument, the environment or the chosen transport is unusable.
 
     Raised before any request is sent.
+    """
+
+
+class CredentialsError(ConfigurationError):
+    """The credential chain found a profile or workload identity settings
+    that could not be used, or a credentials provider failed to supply an
+    access token. The message names the step of the chain, never a secret.
     """
 
 
