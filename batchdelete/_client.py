@@ -26,12 +26,18 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
     """Deletes Message Batches through one transport.
 
     Arguments (explicit ones beat the environment):
-      api_key: else ANTHROPIC_API_KEY. Sent as `x-api-key`.
-      auth_token: else ANTHROPIC_AUTH_TOKEN; sent as `authorization: Bearer`.
-        Exactly one of the two is used; an explicit one wins over the other's
-        environment variable, and with neither given the API key is preferred.
-        An empty or blank one is refused, naming where it came from.
-      base_url: else ANTHROPIC_BASE_URL (empty counts as unset), else
+      api_key: sent as `x-api-key`. auth_token: sent as `authorization:
+        Bearer`. credentials: an access token provider (any callable with
+        the SDK's `AccessTokenProvider` signature, such as those of
+        `anthropic.lib.credentials`), its tokens cached by the SDK's
+        `TokenCache`. At most one of the three; with none, the SDK's chain:
+        ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, then (with the
+        `credentials` extra) ANTHROPIC_PROFILE, workload identity
+        federation and the active profile (`_credentials.py`). An empty or
+        blank key or token is refused, naming where it came from;
+        `credential_source` says which step supplied the credential.
+      base_url: else ANTHROPIC_BASE_URL (empty counts as unset), else a
+        profile's base URL, else
         https://api.anthropic.com. A path in it is kept; one ending in /v1
         (the paths add it again) is warned about through `warnings` and the
         "batchdelete" logger.

@@ -278,16 +278,17 @@ def resolve(
         if value is not None
     ]
     if len(given) > 1:
-        what = f"either {' or '.join(given)}, not both" if len(given) == 2 else "only one of them"
+        what = (
+            f"either {' or '.join(given)}, not both"
+            if len(given) == 2
+            else f"only one of {', '.join(given)}"
+        )
         raise ConfigurationError(f"Pass {what}: a client has one credential.")
     if isinstance(provider, Credential):  # a copy's: the same cache, closed by the parent
         return provider
-    if provider is not None:
-        return Credential(
-            "credentials",
-            "credentials=",
-            tokens=_tokens(provider, "credentials=", base_url, is_async),
-        )
+    if provider is not None:  # a profile's provider (`CredentialsFile`) brings its settings
+        tokens = _tokens(provider, "credentials=", base_url, is_async)
+        return Credential("credentials", "credentials=", None, tokens, *_profile_of(provider))
     static = _static(api_key, auth_token)
     if static is not None:
         return static
@@ -307,3 +308,21 @@ def resolve(
     tokens = _tokens(result.provider, step, base_url, is_async)
     headers = {str(k).lower(): str(v) for k, v in (result.extra_headers or {}).items()}
     return Credential("credentials", step, None, tokens, result.base_url, headers, owned=True)
+
+
+def _profile_of(provider: object) -> tuple[str | None, dict[str, str]]:
+    """The base URL and extra headers of a profile's provider (the SDK's
+    `CredentialsFile` or `InMemoryConfig`: `profile=` and `config=` there)."""
+    extra = getattr(provider, "extra_headers", None)
+    try:
+        headers = extra() if callable(extra) else {}
+    except Exception as exc:
+        raise CredentialsError(
+            f"The profile given as credentials= could not be read ({type(exc).__name__}: "
+            f"{scrub(str(exc))})."
+        ) from None
+    base_url = getattr(provider, "resolved_base_url", None)
+    return (
+        base_url if isinstance(base_url, str) else None,
+        {str(k).lower(): str(v) for k, v in (headers or {}).items()},
+    )
