@@ -219,8 +219,7 @@ def call_flow(
     while True:
         state.attempt += 1
         attempt = state.attempt
-        left = state.left()
-        if left is not None and left <= 0:
+        if state.call_end is not None and state.call_end - time.monotonic() <= 0:
             raise APITimeoutError(
                 f"The call's deadline of {call.limits.deadline:g} s passed before attempt "
                 f"{attempt}.",
