@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench clean quick test-matrix test-min
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,45 @@ unit: setup
 
 test: lint typecheck unit
 
+# The edit-test loop, about a minute on 2 cores: ruff, then the tests not marked slow
+# on 4 pytest-xdist workers, keeping bytecode (faster from the second run on).
+# No mypy: `make typecheck`, `make test` and the pre-commit hook run it.
+XDIST := -n 4 --dist worksteal
+QUICK := -m "not slow" $(XDIST)
+quick: setup
+	$(BIN)/ruff check batchdelete plugins tests benchmarks
+	$(BIN)/ruff format --check batchdelete plugins tests benchmarks
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest $(QUICK) -q
+
+# The suite on each other CPython 3.10-3.13 found, in .venv-3.X (tools/matrix.py):
+# the quick set, or every test (one worker, as `make test`) with FULL=1.
+test-matrix:
+	PYTHONDONTWRITEBYTECODE= $(PYTHON) tools/matrix.py --covered $(PYTHON) $(if $(FULL),--full,-- $(XDIST))
+
+# The lowest versions pyproject allows (constraints-min.txt), in .venv-min on the
+# oldest CPython found, over the contract and transport suites (FULL=1: slow ones too).
+MIN_VENV := .venv-min
+MIN_PYTHON = $(shell $(PYTHON) tools/matrix.py --which 3.10 2>/dev/null || echo $(PYTHON))
+MIN_TESTS := tests/test_contract.py tests/test_emulator.py tests/test_workflows.py \
+	tests/test_async_workflows.py tests/test_hostile.py tests/test_hostile_memory.py \
+	tests/test_options.py tests/test_options_httpx_stdlib.py tests/test_options_urllib3_requests.py \
+	tests/test_tls.py tests/test_interrupted_tls.py tests/test_exception_maps.py \
+	tests/test_httpx_transport.py tests/test_httpx_async_transport.py \
+	tests/test_aiohttp_transport.py tests/test_stdlib_transport.py tests/test_pycurl_transport.py \
+	tests/test_no_cookies.py tests/test_secrets.py tests/test_fork.py tests/test_fuzz.py
+$(MIN_VENV)/.installed: pyproject.toml constraints-min.txt
+	rm -rf $(MIN_VENV)
+	$(MIN_PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install --quiet -c constraints-min.txt -e ".[all,dev]"
+	touch $@
+
+test-min: $(MIN_VENV)/.installed
+	$(MIN_VENV)/bin/python -c "import sys, importlib.metadata as m; print('python', sys.version.split()[0], *(f'{n} {m.version(n)}' for n in ('msgspec', 'pluggy', 'requests', 'httpx', 'urllib3', 'aiohttp', 'pycurl')))"
+	PYTHONDONTWRITEBYTECODE= $(MIN_VENV)/bin/python -m pytest $(if $(FULL),,$(QUICK)) -q $(MIN_TESTS)
+
 bench: setup
 	$(BIN)/python -m benchmarks --out benchmarks/results
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* $(MIN_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

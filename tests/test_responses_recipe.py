@@ -197,6 +197,7 @@ def test_the_option_with_the_plugin_loaded_by_p(
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.slow  # a pytest run of its own: 2.5 s
 def test_without_the_option_the_users_test_fails(
     pytester: pytest.Pytester, base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -98,7 +98,8 @@ def test_error_code_from_the_details() -> None:
     assert issubclass(anthropic.RampLimitExceededError, anthropic.RateLimitError)
 
 
-@pytest.mark.parametrize("raw", [b"", b" <html>\n", b"[" * 5000 + b"]" * 5000, b'{"a": '])
+# 100,000 deep: too deep on every CPython (3.13 decodes 5,000).
+@pytest.mark.parametrize("raw", [b"", b" <html>\n", b"[" * 100_000 + b"]" * 100_000, b'{"a": '])
 def test_a_body_that_is_not_json_is_its_text(raw: bytes) -> None:
     error = bd.InternalServerError(
         "Error code 500",
