@@ -86,7 +86,7 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _confirm_batches_route(self) -> None:
+    async def _confirm_batches_route(self, betas: Iterable[str] | None = None) -> None:
         """`Client._confirm_batches_route`, awaited."""
         if self._route_known:
             return
@@ -96,7 +96,7 @@ class AsyncClient(BaseClient, AsyncOperations[DeletedMessageBatch]):
             if self._route_known:
                 return
             try:
-                await self._run(self._route_call())
+                await self._run(self._route_call(betas))
             except NotFoundError as exc:
                 raise self._route_is_missing() from exc
             self._route_known = True

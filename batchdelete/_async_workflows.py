@@ -18,7 +18,7 @@ from ._journal import Journal, open_journal
 from ._models import MessageBatch
 from ._pace import PACE, AsyncLimiter
 from ._progress import Progress, Tally
-from ._workflows import check_concurrency, failed
+from ._workflows import check_concurrency, failed, workspace_of
 
 __all__ = ["adelete_batch", "adelete_many", "arun_many", "await_until_ended"]
 
@@ -35,7 +35,7 @@ def _doer(client: AsyncClient, betas: Iterable[str] | None) -> Callable[[Step], 
                 return await client.retrieve(step.batch_id, betas=betas)
             if step.kind == "cancel":
                 return await client.cancel(step.batch_id, betas=betas)
-            return await client._confirm_batches_route()
+            return await client._confirm_batches_route(betas)
         await asyncio.sleep(step.seconds)
         return False
 
@@ -68,7 +68,14 @@ async def adelete_batch(
 ) -> Outcome:
     """`delete_batch`, awaited: the same checks, proof and outcomes."""
     check_batch_id(batch_id)
-    job = delete_flow(batch_id, force=force, missing_ok=missing_ok, wait_timeout=wait_timeout)
+    workspace = workspace_of(client)
+    job = delete_flow(
+        batch_id,
+        force=force,
+        missing_ok=missing_ok,
+        wait_timeout=wait_timeout,
+        workspace=workspace,
+    )
     outcome: Outcome = await adrive(job, _doer(client, betas))
     return outcome
 
@@ -97,14 +104,16 @@ async def adelete_many(
     and may be gone (run again with `missing_ok=True` to finish).
 
     `journal`: as for `delete_many` (done ones skipped without an outcome,
-    failed ones tried again, each outcome recorded before `on_outcome`; an
+    only those done in the client's workspace; failed ones tried again,
+    each outcome recorded before `on_outcome`; an
     `OSError` writing it ends the run as an exception from `on_outcome`
     does); a cancelled batch has no line, so the next run tries it again."""
     check_concurrency(concurrency)
     ids = check_batch_ids(batch_ids)
+    workspace = workspace_of(client)
     log, owned = open_journal(journal)
     try:
-        todo = ids if log is None else log.pending(ids)
+        todo = ids if log is None else log.pending(ids, workspace=workspace)
         return await arun_many(
             client,
             todo,
@@ -143,6 +152,7 @@ async def arun_many(
     paced by `limiter` too). `run_many`'s rules for an error from the
     stream and for `keep`."""
     beta_list = None if betas is None else list(betas)
+    workspace = workspace_of(client)  # checked before the stream is read
     do = _doer(client, beta_list)
     tally = Tally(total, limiter)
     outcomes: list[Outcome] = []
@@ -154,12 +164,16 @@ async def arun_many(
         while (batch_id := await take()) is not None:
             started = time.monotonic()
             job = delete_flow(
-                batch_id, force=force, missing_ok=missing_ok, wait_timeout=wait_timeout
+                batch_id,
+                force=force,
+                missing_ok=missing_ok,
+                wait_timeout=wait_timeout,
+                workspace=workspace,
             )
             try:
                 outcome: Outcome = await adrive(job, do)
             except BatchDeleteError as exc:
-                outcome = failed(batch_id, exc, started)
+                outcome = failed(batch_id, exc, started, workspace)
             if keep:
                 outcomes.append(outcome)
             if journal is not None:

@@ -164,7 +164,7 @@ class BaseClient:
             credential.tokens,
         )
         if credential.tokens is not None:
-            log.info("batchdelete: credentials from %s.", credential.source)
+            log.debug("credentials from %s", credential.source)
         self._setup()
 
     def _default_headers(
@@ -324,9 +324,12 @@ class BaseClient:
 
     # -- proof for the workflows -------------------------------------------
 
-    def _route_call(self) -> Call:
-        """`GET .../messages/batches?limit=1`: a page proves the route exists."""
-        return self._call("GET", self._prefix[:-1] + "?limit=1", MessageBatchPage, None, None, None)
+    def _route_call(self, betas: Iterable[str] | None = None) -> Call:
+        """`GET .../messages/batches?limit=1`: a page proves the route exists
+        (with the betas of the call it is proved for)."""
+        return self._call(
+            "GET", self._prefix[:-1] + "?limit=1", MessageBatchPage, betas, None, None
+        )
 
     def _route_is_missing(self) -> ConfigurationError:
         """The error for a 404 from the list route, remembered so that later

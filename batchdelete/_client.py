@@ -111,7 +111,7 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _confirm_batches_route(self) -> None:
+    def _confirm_batches_route(self, betas: Iterable[str] | None = None) -> None:
         """Prove, once per client, that the batches route exists at this base
         URL (`GET .../messages/batches?limit=1` answers 2xx with a page), so
         that a 404 from it means "no such batch". A 404 here means the route
@@ -124,7 +124,7 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
             if self._route_known:
                 return
             try:
-                self._run(self._route_call())
+                self._run(self._route_call(betas))
             except NotFoundError as exc:
                 raise self._route_is_missing() from exc
             self._route_known = True

@@ -336,13 +336,16 @@ class APIStatusError(_WithBody):
 
 class BadRequestError(APIStatusError):
     hint = (
-        "The API refused the request. A batch that is still in progress or "
-        "canceling must be canceled and finish before it can be deleted."
+        "The API refused the request as sent; its message says why (a batch still "
+        "in progress or canceling must be canceled and finish before it is deleted)."
     )
 
 
 class AuthenticationError(APIStatusError):
-    hint = "Check the API key (ANTHROPIC_API_KEY) or auth token (ANTHROPIC_AUTH_TOKEN)."
+    hint = (
+        "Check the credential (the client's credential_source says which step of the "
+        "chain supplied it: api_key=, ANTHROPIC_API_KEY, a profile...)."
+    )
 
 
 class PaymentRequiredError(APIStatusError):

@@ -1,10 +1,16 @@
-"""What counts as a batch id where a person or a list supplies one.
+"""What counts as a batch id (and a workspace id) where a person or a list
+supplies one.
 
 The SDK-shaped calls (`Client.delete`, `client.messages.batches.*`) send any
 id the wire contract can encode, as the official SDK does. The workflows
 (`delete_batch`, `delete_many`, prune) and the command line accept only
 `BATCH_ID_PATTERN`, checked here and nowhere else, before any request: a
 slip (a stray space, a BOM, two ids pasted as one) is refused, never sent.
+
+Likewise a workspace the tool layer is given (`--workspace`, or a client's
+`workspace_id=` handed to the workflows) must match `WORKSPACE_ID_PATTERN`:
+the SDK's literal "default" and anything else are refused before any
+request (the SDK-shaped calls still send what they are given).
 """
 
 from __future__ import annotations
@@ -17,15 +23,21 @@ from ._errors import ConfigurationError
 
 __all__ = [
     "BATCH_ID_PATTERN",
+    "WORKSPACE_ID_PATTERN",
     "InvalidBatchIdError",
+    "InvalidWorkspaceIdError",
     "check_batch_id",
     "check_batch_ids",
+    "check_workspace_id",
     "parse_batch_ids",
 ]
 
 #: A Message Batch id: `msgbatch_` then one or more ASCII letters or digits.
 BATCH_ID_PATTERN = r"msgbatch_[A-Za-z0-9]+"
 _BATCH_ID = re.compile(BATCH_ID_PATTERN, re.ASCII)
+#: A workspace id: `wrkspc_` then one or more ASCII letters or digits.
+WORKSPACE_ID_PATTERN = r"wrkspc_[A-Za-z0-9]+"
+_WORKSPACE_ID = re.compile(WORKSPACE_ID_PATTERN, re.ASCII)
 # Separators in a list of ids: whitespace (any Unicode space) and commas.
 _SEPARATORS = re.compile(r"[\s,]+")
 _BOM = "\ufeff"
@@ -42,6 +54,29 @@ class InvalidBatchIdError(ConfigurationError):
         super().__init__(message)
         self.batch_id = batch_id
         self.line = line
+
+
+class InvalidWorkspaceIdError(ConfigurationError):
+    """A value that is not a workspace id was given where only one is
+    accepted; `workspace_id` is the offending value."""
+
+    def __init__(self, message: str, *, workspace_id: object) -> None:
+        super().__init__(message)
+        self.workspace_id = workspace_id
+
+
+def check_workspace_id(value: object) -> str:
+    """`value` if it is a workspace id (`WORKSPACE_ID_PATTERN`); else
+    `InvalidWorkspaceIdError` (a `ConfigurationError`)."""
+    if isinstance(value, str) and _WORKSPACE_ID.fullmatch(value):
+        return value
+    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    hint = " (the default workspace too is named by its id here)" if value == "default" else ""
+    raise InvalidWorkspaceIdError(
+        f"{shown} is not a workspace id: a workspace id is 'wrkspc_' followed by "
+        f"letters and digits, such as wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ{hint}.",
+        workspace_id=value,
+    )
 
 
 def _refuse(value: object, line: int | None = None, source: str | None = None) -> NoReturn:

@@ -46,8 +46,11 @@ class StoppedError(BatchDeleteError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one batch: `status` is "deleted", "missing" (it was
-    already gone and that was allowed) or "failed" (see `error`)."""
+    """What happened to one batch: `status` is "deleted", "missing" (not
+    found, where that was allowed: already gone, or in another workspace
+    than `workspace`) or "failed" (see `error`). `workspace` is the
+    workspace the requests named (`anthropic-workspace-id`), None when
+    they named none (the credential's own)."""
 
     id: str
     status: str
@@ -56,6 +59,7 @@ class Outcome:
     request_id: str | None = None
     elapsed: float = 0.0
     error: BatchDeleteError | None = None
+    workspace: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -105,9 +109,15 @@ def wait_flow(
 
 
 def delete_flow(
-    batch_id: str, *, force: bool, missing_ok: bool, wait_timeout: float
+    batch_id: str,
+    *,
+    force: bool,
+    missing_ok: bool,
+    wait_timeout: float,
+    workspace: str | None = None,
 ) -> Generator[Step, Any, Outcome]:
-    """Delete one batch: see `delete_batch`."""
+    """Delete one batch: see `delete_batch`. `workspace` (the client's) is
+    only recorded in the outcome."""
     started = time.monotonic()
     canceled = False
     try:
@@ -121,6 +131,7 @@ def delete_flow(
                 return Outcome(
                     *(batch_id, "deleted", False, result.attempts, result.request_id),
                     time.monotonic() - started,
+                    workspace=workspace,
                 )
             if not force:
                 raise BatchRunningError(
@@ -147,10 +158,12 @@ def delete_flow(
         return Outcome(
             *(batch_id, "missing", canceled, missing.attempts, missing.request_id),
             time.monotonic() - started,
+            workspace=workspace,
         )
     return Outcome(
         *(batch_id, "deleted", canceled, result.attempts, result.request_id),
         time.monotonic() - started,
+        workspace=workspace,
     )
 
 

@@ -2,17 +2,22 @@
 
 One JSON object a line, appended as each batch finishes:
 
-    {"id": "msgbatch_...", "status": "deleted", "canceled": false, "attempts": 1,
-     "request_id": "req_...", "elapsed": 0.118, "error": null, "message": null,
-     "time": "2026-05-04T09:12:33.041Z"}
+    {"id": "msgbatch_...", "workspace": "wrkspc_...", "status": "deleted",
+     "canceled": false, "attempts": 1, "request_id": "req_...", "elapsed": 0.118,
+     "error": null, "message": null, "time": "2026-05-04T09:12:33.041Z"}
 
-`status` is the outcome's ("deleted", "missing", "failed"); `elapsed` is in
-seconds; `error` is the error's class name and `message` its message (both
-null on success); `time` is when it was recorded (RFC 3339, UTC). Nothing
-else is written: never a credential, a header or a response body.
+`workspace` is the workspace the requests named (`anthropic-workspace-id`),
+null when they named none (the credential's own); `status` is the
+outcome's ("deleted", "missing", "failed"); `elapsed` is in seconds;
+`error` is the error's class name and `message` its message (both null on
+success); `time` is when it was recorded (RFC 3339, UTC). Nothing else is
+written: never a credential, a header or a response body.
 
-A batch is done when its last line says "deleted" or "missing"; a run with
-the same journal skips the done ones and tries the failed ones again.
+A batch is done in a workspace when its last line for that workspace says
+"deleted" or "missing"; a run with the same journal skips the ones done in
+its own workspace and tries the others again (failed ones, and ones done
+in another workspace: "missing" there proves nothing here). A line without
+`workspace` (a journal written before the field existed) counts as null.
 
 Each line is written with one `os.write` on a file opened for appending and
 then `os.fsync`ed (`fsync=False` leaves that to the operating system). A
@@ -46,8 +51,10 @@ _STATUSES = frozenset({*DONE, "failed"})
 class Journal:
     """The journal file at `path` (created if absent), read at once.
 
-    `done` is the set of ids whose last line says "deleted" or "missing";
-    `pending(ids)` the ids that are not; `record(outcome)` appends a line.
+    `done_in(workspace)` is the set of ids whose last line in that
+    workspace (None: lines naming none) says "deleted" or "missing";
+    `pending(ids, workspace=...)` the ids that are not; `record(outcome)`
+    appends a line, with the outcome's workspace.
     Safe to share between threads (one lock). Close it (or use it as a
     context manager) when done; the file stays, to resume from."""
 
@@ -55,7 +62,8 @@ class Journal:
         self.path = os.fspath(path)
         self.fsync = fsync
         self._lock = threading.Lock()
-        self._last: dict[str, str] = {}  # id -> its last recorded status
+        # (workspace, id) -> its last recorded status there
+        self._last: dict[tuple[str | None, str], str] = {}
         created = not os.path.exists(self.path)
         try:
             self._fd: int | None = os.open(
@@ -99,27 +107,38 @@ class Journal:
             check_batch_id(record.get("id"))
             if record.get("status") not in _STATUSES:
                 raise ValueError("no status")
+            workspace = record.get("workspace")  # absent in older journals: None
+            if workspace is not None and not isinstance(workspace, str):
+                raise ValueError("not a workspace")
         except (ValueError, InvalidBatchIdError):
             if last:
                 return None
             raise ConfigurationError(
                 f"Line {number} of the journal {self.path!r} is not a journal record "
-                f'(a JSON object with an "id" matching {BATCH_ID_PATTERN} and a "status" '
-                'of "deleted", "missing" or "failed"); correct or remove that line, or '
-                "use another journal."
+                f'(a JSON object with an "id" matching {BATCH_ID_PATTERN}, a "status" '
+                'of "deleted", "missing" or "failed", and a "workspace" that is a string '
+                "or null if present); correct or remove that line, or use another journal."
             ) from None
-        self._last[record["id"]] = record["status"]
+        self._last[(record.get("workspace"), record["id"])] = record["status"]
         return record
 
     @property
     def done(self) -> frozenset[str]:
-        """The ids whose last recorded outcome is "deleted" or "missing"."""
-        with self._lock:
-            return frozenset(i for i, status in self._last.items() if status in DONE)
+        """`done_in(None)`: the ids done in runs whose requests named no
+        workspace (every line of a journal written before workspaces)."""
+        return self.done_in(None)
 
-    def pending(self, batch_ids: Iterable[str]) -> list[str]:
-        """`batch_ids` without the done ones, in their order."""
-        done = self.done
+    def done_in(self, workspace: str | None) -> frozenset[str]:
+        """The ids whose last recorded outcome in `workspace` (None: lines
+        naming none) is "deleted" or "missing"."""
+        with self._lock:
+            return frozenset(
+                i for (w, i), status in self._last.items() if w == workspace and status in DONE
+            )
+
+    def pending(self, batch_ids: Iterable[str], *, workspace: str | None = None) -> list[str]:
+        """`batch_ids` without the ones done in `workspace`, in their order."""
+        done = self.done_in(workspace)
         return [i for i in batch_ids if i not in done]
 
     def record(self, outcome: Outcome) -> None:
@@ -128,6 +147,7 @@ class Journal:
         error = outcome.error
         line = {
             "id": outcome.id,
+            "workspace": outcome.workspace,
             "status": outcome.status,
             "canceled": outcome.canceled,
             "attempts": outcome.attempts,
@@ -146,7 +166,7 @@ class Journal:
                 view = view[os.write(self._fd, view) :]
             if self.fsync:
                 os.fsync(self._fd)
-            self._last[outcome.id] = outcome.status
+            self._last[(outcome.workspace, outcome.id)] = outcome.status
 
     def close(self) -> None:
         """Close the file; safe to call twice."""

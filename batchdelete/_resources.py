@@ -162,7 +162,13 @@ class Operations(Generic[T]):
         c = self._client
         url = c._list_url(limit, after_id, before_id)
         return c._fetch(
-            "GET", url, MessageBatchPage, betas, timeout, extra_headers, extra_query
+            "GET",
+            url,
+            MessageBatchPage,
+            betas,
+            timeout,
+            workspace(extra_headers, workspace_id),
+            extra_query,
         ).data
 
     def list(

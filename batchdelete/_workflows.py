@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._args import WORKSPACE_HEADER
 from ._client import Client
 from ._errors import BatchDeleteError, ConfigurationError
-from ._ids import check_batch_id, check_batch_ids
+from ._ids import check_batch_id, check_batch_ids, check_workspace_id
 from ._jobs import (
     DEFAULT_WAIT_TIMEOUT,
     BatchRunningError,
@@ -33,6 +34,8 @@ from ._prune import check_prune_filters, parse_duration, parse_moment, select_fo
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from ._base import BaseClient
+
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
     "MAX_CONCURRENCY",
@@ -51,9 +54,22 @@ __all__ = [
     "run_many",
     "select_for_prune",
     "wait_until_ended",
+    "workspace_of",
 ]
 
 MAX_CONCURRENCY = 64
+
+
+def workspace_of(client: BaseClient) -> str | None:
+    """The workspace the client's requests name (`anthropic-workspace-id`,
+    from its `workspace_id=`, a profile, ANTHROPIC_CUSTOM_HEADERS or
+    `default_headers`), None when they name none. A `workspace_id=` given
+    to the client must be a workspace id (`WORKSPACE_ID_PATTERN`): else
+    `InvalidWorkspaceIdError` (a `ConfigurationError`), before any request."""
+    given = client._args.get("workspace_id")
+    if given is not None:
+        check_workspace_id(given)
+    return client._headers.get(WORKSPACE_HEADER)
 
 
 def _doer(
@@ -72,7 +88,7 @@ def _doer(
                 return client.retrieve(step.batch_id, betas=betas)
             if step.kind == "cancel":
                 return client.cancel(step.batch_id, betas=betas)
-            return client._confirm_batches_route()
+            return client._confirm_batches_route(betas)
         if stop is None:
             sleep(step.seconds)
             return False
@@ -117,9 +133,18 @@ def delete_batch(
     `ConfigurationError`, never "already gone"). Other failures raise.
 
     Only a batch id (`BATCH_ID_PATTERN`) is accepted; anything else raises
-    `InvalidBatchIdError` (a ValueError) before any request."""
+    `InvalidBatchIdError` (a ValueError) before any request; so is only a
+    workspace id as the client's `workspace_id=` (`workspace_of`). The
+    outcome's `workspace` is the one the requests named."""
     check_batch_id(batch_id)
-    job = delete_flow(batch_id, force=force, missing_ok=missing_ok, wait_timeout=wait_timeout)
+    workspace = workspace_of(client)
+    job = delete_flow(
+        batch_id,
+        force=force,
+        missing_ok=missing_ok,
+        wait_timeout=wait_timeout,
+        workspace=workspace,
+    )
     outcome: Outcome = drive(job, _doer(client, betas, sleep, stop))
     return outcome
 
@@ -136,8 +161,10 @@ def check_concurrency(concurrency: object) -> int:
     return concurrency
 
 
-def failed(batch_id: str, exc: BatchDeleteError, started: float) -> Outcome:
-    """The outcome of a batch whose deletion raised `exc`."""
+def failed(
+    batch_id: str, exc: BatchDeleteError, started: float, workspace: str | None = None
+) -> Outcome:
+    """The outcome of a batch whose deletion (in `workspace`) raised `exc`."""
     return Outcome(
         batch_id,
         "failed",
@@ -145,6 +172,7 @@ def failed(batch_id: str, exc: BatchDeleteError, started: float) -> Outcome:
         request_id=getattr(exc, "request_id", None),
         elapsed=time.monotonic() - started,
         error=exc,
+        workspace=workspace,
     )
 
 
@@ -187,12 +215,18 @@ def delete_many(
     without one, and `Journal.pending(ids)` tells beforehand which will be
     sent). Failed ones are tried again. A journal that cannot be read is a
     `ConfigurationError` before any request; one that cannot be written
-    raises its `OSError` once the batches under way have finished."""
+    raises its `OSError` once the batches under way have finished.
+
+    Each outcome (and journal line) carries the client's workspace
+    (`workspace_of`; None when its requests name none), and only what the
+    journal records as done in that same workspace is skipped: a batch done
+    in another workspace is tried again."""
     check_concurrency(concurrency)
     ids = check_batch_ids(batch_ids)
+    workspace = workspace_of(client)
     log, owned = open_journal(journal)
     try:
-        todo = ids if log is None else log.pending(ids)
+        todo = ids if log is None else log.pending(ids, workspace=workspace)
         return run_many(
             client,
             todo,
@@ -233,6 +267,7 @@ def run_many(
     raised. Without `keep`, the outcomes go to the callbacks only (the list
     returned is empty), so that memory does not grow with the run."""
     beta_list = None if betas is None else list(betas)
+    workspace = workspace_of(client)  # checked before the stream is read
     stop = threading.Event()  # set on Ctrl-C: forced waits end at once
     tally = Tally(total, limiter)
 
@@ -250,7 +285,7 @@ def run_many(
                 stop=stop,
             )
         except BatchDeleteError as exc:
-            return failed(batch_id, exc, started)
+            return failed(batch_id, exc, started, workspace)
         finally:
             PACE.reset(turn)
 

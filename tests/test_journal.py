@@ -24,7 +24,7 @@ from tests.test_cli import run
 pytestmark = pytest.mark.timeout(60)
 
 RECORD_KEYS = {
-    *("id", "status", "canceled", "attempts", "request_id"),
+    *("id", "workspace", "status", "canceled", "attempts", "request_id"),
     *("elapsed", "error", "message", "time"),
 }
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from .._async_client import AsyncClient
 from .._client import Client
@@ -17,6 +18,7 @@ from .._options import ConnectionOptions
 from .._registry import list_transports
 from .._spec import DEFAULT_BASE_URL, Timeout
 from .._transport import is_loopback_host
+from .._workflows import workspace_of
 from ._exits import EXIT_OK, UsageError
 
 __all__ = ["make_async_client", "make_client", "read_ids", "serve", "transports"]
@@ -144,17 +146,33 @@ def _client_args(args: argparse.Namespace) -> dict[str, Any]:
         "transport": args.transport,
         "timeout": timeout,
         "max_retries": args.max_retries,
+        "workspace_id": args.workspace,
     }
+
+
+#: -v's lines (the "batchdelete" logger's handler writes them on stderr).
+log = logging.getLogger("batchdelete.cli")
+
+C = TypeVar("C", Client, AsyncClient)
+
+
+def _said(client: C) -> C:
+    """With -v, one line: which step of the credential chain supplied the
+    credential (its source, never its value), and the workspace named."""
+    workspace = workspace_of(client)
+    named = "" if workspace is None else f"; workspace: {workspace}"
+    log.debug("credentials: %s%s", client.credential_source, named)
+    return client
 
 
 def make_client(args: argparse.Namespace) -> Client:
     """The client the connection options describe (credentials: environment only)."""
-    return Client(**_client_args(args))
+    return _said(Client(**_client_args(args)))
 
 
 def make_async_client(args: argparse.Namespace) -> AsyncClient:
     """The same, async (--async): --transport names an async transport."""
-    return AsyncClient(**_client_args(args))
+    return _said(AsyncClient(**_client_args(args)))
 
 
 def _read_text(path: str, stdin: TextIO) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from .._journal import Journal
 from .._models import MessageBatch, MessageBatchPage
 from .._pace import AsyncLimiter, Limiter
 from .._prune import Chooser, astream_prune, stream_prune
-from .._workflows import delete_many, run_many
+from .._workflows import delete_many, run_many, workspace_of
 from ._commands import make_async_client, make_client, read_ids
 from ._exits import EXIT_OK, StepError
 from ._output import write_json
@@ -31,6 +31,7 @@ from ._select import (
     Selection,
     alist_all,
     list_all,
+    listing_failed,
     parse_filters,
     select,
 )
@@ -47,7 +48,9 @@ def delete(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) ->
             reports: list[Report] = []
             return _in_loop(_adelete(args, ids, out, err, reports), reports)
         with make_client(args) as client:
-            report = Report(ids, args, out, err, client.transport.name)
+            report = Report(
+                ids, args, out, err, client.transport.name, workspace=workspace_of(client)
+            )
             return run_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
 
 
@@ -65,14 +68,15 @@ def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
                 chosen = select(list_all(client, args.betas), filters, args, err, doing=DOING)
                 _show_plan(chosen, args, out)
                 return EXIT_OK
-            report = Report(None, args, out, err, client.transport.name)
-            chooser = _chooser(args, filters)
+            workspace = workspace_of(client)
+            report = Report(None, args, out, err, client.transport.name, workspace=workspace)
+            chooser = _chooser(args, filters, workspace)
 
             def fetch(after: str | None) -> MessageBatchPage:
                 try:
                     return client.list_page(limit=PAGE_SIZE, after_id=after, betas=args.betas)
                 except BatchDeleteError as exc:
-                    raise StepError(LISTING, exc) from exc
+                    raise listing_failed(exc, client) from exc
 
             work = {k: v for k, v in report.work.items() if k != "concurrency"}
             try:
@@ -92,20 +96,21 @@ def prune(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
             except KeyboardInterrupt:
                 return report.interrupted()
             except StepError as exc:
-                if exc.what == LISTING:  # what was deleted before it failed
+                if exc.what == LISTING and chooser.scan.looked_at:  # what was done before
                     _pruned(report, chooser, args, out, err)
                 raise
             return _pruned(report, chooser, args, out, err)
 
 
-def _chooser(args: argparse.Namespace, filters: Filters) -> Chooser:
+def _chooser(args: argparse.Namespace, filters: Filters, workspace: str | None) -> Chooser:
+    """What to prune, leaving out what the journal records as done in `workspace`."""
     journal: Journal | None = args.journal
     return Chooser(
         now=datetime.now(timezone.utc),
         ended_before=filters.ended_before,
         older_than=filters.older_than,
         include_running=args.include_running,
-        done=frozenset() if journal is None else journal.done,
+        done=frozenset() if journal is None else journal.done_in(workspace),
     )
 
 
@@ -164,7 +169,11 @@ async def _adelete(
 ) -> int:
     async with make_async_client(args) as client:
         again = "the same command with --missing-ok"
-        report = Report(ids, args, out, err, client.transport.name, again=again)
+        report = Report(
+            *(ids, args, out, err, client.transport.name),
+            again=again,
+            workspace=workspace_of(client),
+        )
         reports.append(report)
         return await arun_deletes(client, ids, report, force=args.force, missing_ok=args.missing_ok)
 
@@ -177,15 +186,20 @@ async def _aprune(
             chosen = select(await alist_all(client, args.betas), filters, args, err, doing=DOING)
             _show_plan(chosen, args, out)
             return EXIT_OK
-        report = Report(None, args, out, err, client.transport.name, again="the prune again")
+        workspace = workspace_of(client)
+        report = Report(
+            *(None, args, out, err, client.transport.name),
+            again="the prune again",
+            workspace=workspace,
+        )
         reports.append(report)
-        chooser = _chooser(args, filters)
+        chooser = _chooser(args, filters, workspace)
 
         async def fetch(after: str | None) -> MessageBatchPage:
             try:
                 return await client.list_page(limit=PAGE_SIZE, after_id=after, betas=args.betas)
             except BatchDeleteError as exc:
-                raise StepError(LISTING, exc) from exc
+                raise listing_failed(exc, client) from exc
 
         work = {k: v for k, v in report.work.items() if k != "concurrency"}
         try:
@@ -205,7 +219,7 @@ async def _aprune(
         except asyncio.CancelledError:
             return report.interrupted()
         except StepError as exc:
-            if exc.what == LISTING:
+            if exc.what == LISTING and chooser.scan.looked_at:
                 _pruned(report, chooser, args, out, err)
             raise
         return _pruned(report, chooser, args, out, err)

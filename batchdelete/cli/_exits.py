@@ -13,7 +13,7 @@ from .._errors import (
     RateLimitError,
     TransportError,
 )
-from .._ids import InvalidBatchIdError
+from .._ids import InvalidBatchIdError, InvalidWorkspaceIdError
 from .._workflows import StoppedError
 
 EXIT_OK = 0
@@ -104,7 +104,7 @@ def exit_code_for(error: BaseException) -> int:
     """The documented exit code for an error."""
     if isinstance(error, StepError):
         return exit_code_for(error.error)
-    if isinstance(error, (UsageError, InvalidBatchIdError)):
+    if isinstance(error, (UsageError, InvalidBatchIdError, InvalidWorkspaceIdError)):
         return EXIT_USAGE
     if isinstance(error, ConfigurationError):
         return EXIT_CONFIG

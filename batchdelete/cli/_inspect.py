@@ -10,9 +10,10 @@ from typing import TextIO
 from .._client import Client
 from .._errors import BatchDeleteError
 from .._models import MessageBatch
+from .._workflows import workspace_of
 from ._commands import make_client, read_ids
 from ._exits import EXIT_OK, exit_code_for
-from ._output import batch_row, describe, error_fields, write_json
+from ._output import batch_row, describe, error_fields, workspace_note, write_json
 from ._select import list_all, parse_filters, select
 
 __all__ = ["cancel", "get", "list_batches"]
@@ -101,14 +102,18 @@ def _each(
     ids = read_ids(args, stdin)  # before the client: a bad id sends nothing
     code = EXIT_OK
     with make_client(args) as client:
+        workspace = workspace_of(client)
         for batch_id in ids:
             try:
                 batch = call(client, batch_id)
             except BatchDeleteError as exc:
                 code = max(code, exit_code_for(exc))
-                err.write(f"batchdelete: {batch_id}: {describe(exc)}\n")
+                note = workspace_note(exc, workspace)
+                message = describe(exc) + (f" {note}" if note else "")
+                err.write(f"batchdelete: {batch_id}: {message}\n")
                 if args.json:
-                    write_json(out, {"id": batch_id, "ok": False, **error_fields(exc)})
+                    fields = {**error_fields(exc), "message": message}
+                    write_json(out, {"id": batch_id, "ok": False, **fields})
                 continue
             if args.json:
                 write_json(out, batch_row(batch))

@@ -12,9 +12,9 @@ from typing import Any, TextIO
 
 import msgspec
 
-from .._errors import BatchDeleteError
-from .._ids import InvalidBatchIdError
-from .._jobs import BatchRunningError, CancelTimeoutError
+from .._errors import BatchDeleteError, NotFoundError, PermissionDeniedError
+from .._ids import InvalidBatchIdError, InvalidWorkspaceIdError
+from .._jobs import BatchRunningError, CancelTimeoutError, Outcome
 from .._models import MessageBatch
 from ._exits import StepError, UsageError, exit_code_for
 
@@ -23,10 +23,12 @@ __all__ = [
     "describe",
     "error_fields",
     "one_line",
+    "outcome_message",
     "report_error",
     "verbose_logging",
     "wants_json",
     "warnings_as_lines",
+    "workspace_note",
     "write_json",
 ]
 
@@ -75,6 +77,8 @@ def describe(error: BaseException) -> str:
         return one_line(f"{where}{error}. Run '{error.prog} --help' to see the usage.")
     if isinstance(error, InvalidBatchIdError):
         return one_line(f"{error} Nothing was sent; correct the id and run again.")
+    if isinstance(error, InvalidWorkspaceIdError):
+        return one_line(f"{error} Nothing was sent; correct the workspace id and run again.")
     if isinstance(error, (BatchDeleteError, StepError)):
         hint = next((h for kind, h in FLAG_HINTS if isinstance(error, kind)), None)
         return one_line(f"{error} {hint}" if hint else str(error))
@@ -84,6 +88,31 @@ def describe(error: BaseException) -> str:
         f"internal error: {type(error).__name__}: {error}. This is a bug in batchdelete; "
         "please report it with the command you ran."
     )
+
+
+def workspace_note(error: BaseException | None, workspace: str | None) -> str:
+    """What a 404 or a 403 means when the requests named a workspace ("" else)."""
+    if workspace is None:
+        return ""
+    if isinstance(error, NotFoundError):
+        return (
+            f"(Looked for in workspace {workspace} only: a batch of another workspace "
+            "is not found there.)"
+        )
+    if isinstance(error, PermissionDeniedError):
+        return (
+            f"(The requests named workspace {workspace}: check that the credential may "
+            "act in it; an API key acts only in its own workspace.)"
+        )
+    return ""
+
+
+def outcome_message(o: Outcome) -> str:
+    """The one-line message for a failed outcome ("" for a success)."""
+    if o.error is None:
+        return ""
+    note = workspace_note(o.error, o.workspace)
+    return describe(o.error) + (f" {note}" if note else "")
 
 
 def error_fields(error: BaseException) -> dict[str, Any]:

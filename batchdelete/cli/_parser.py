@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .._client import DEFAULT_API_VERSION
+from .._ids import InvalidWorkspaceIdError, check_workspace_id
 from .._version import __version__
 from .._workflows import DEFAULT_WAIT_TIMEOUT
 from ._exits import EXIT_CODES, UsageError
@@ -50,6 +51,14 @@ COUNT = _number(int, 0, 100_000, "a whole number of batches")
 RATE = _number(int, 1, 1_000_000, "a whole number of requests per minute, 1 or more")
 
 
+def _workspace(text: str) -> str:
+    """--workspace: a workspace id (wrkspc_...), checked before anything runs."""
+    try:
+        return check_workspace_id(text)
+    except InvalidWorkspaceIdError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} Nothing was sent") from None
+
+
 def _report_file(text: str) -> str:
     try:
         report_format(text)
@@ -65,6 +74,15 @@ def _connection() -> Parser:
     group.add_argument("--transport", metavar="NAME", help="transport to use (see: transports)")
     group.add_argument("--base-url", metavar="URL", help="API base URL (ANTHROPIC_BASE_URL)")
     group.add_argument("--api-version", metavar="V", default=DEFAULT_API_VERSION)
+    group.add_argument(
+        "--workspace",
+        type=_workspace,
+        metavar="ID",
+        help="act in this workspace (wrkspc_ then letters, digits): sent as "
+        "anthropic-workspace-id on every request, recorded in --journal and --report. "
+        "Needed with a credential of the whole organization; a key of one workspace "
+        "may only name its own",
+    )
     group.add_argument(
         "--beta",
         action="append",
@@ -98,7 +116,8 @@ def _connection() -> Parser:
         "-v",
         "--verbose",
         action="store_true",
-        help="one line on stderr per HTTP attempt (method, path, status, attempt)",
+        help="say on stderr which step of the credential chain supplied the credential "
+        "(never its value), then one line per HTTP attempt (method, path, status, attempt)",
     )
     return common
 
@@ -126,8 +145,8 @@ def _work() -> Parser:
         "--journal",
         metavar="FILE",
         help="record each finished batch in FILE (JSON lines, created if absent) and skip "
-        "the batches it records as deleted or already gone: after a crash or Ctrl-C, run "
-        "the same command again to resume (failed ones are tried again)",
+        "the batches it records as deleted or already gone in the same workspace: after a "
+        "crash or Ctrl-C, run the same command again to resume (failed ones are tried again)",
     )
     group.add_argument(
         "--report",
@@ -136,7 +155,8 @@ def _work() -> Parser:
         help="write every batch's outcome of this run to FILE (replaced if present), a row "
         "as each finishes: JSON lines if FILE ends in .jsonl or .json, CSV if in .csv. "
         "Fields: id, status, canceled, attempts, request_id, elapsed_ms, error, message, "
-        "transport. With --journal, the batches skipped as already done are not in it",
+        "transport, workspace. With --journal, the batches skipped as already done are not "
+        "in it",
     )
     group.add_argument(
         "--async",
@@ -357,8 +377,9 @@ def _api_commands(commands: argparse._SubParsersAction[Parser]) -> None:
 def build_parser() -> Parser:
     parser = Parser(
         prog="batchdelete",
-        description="Delete Anthropic Message Batches. Credentials come from "
-        "ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN), never from the command line.",
+        description="Delete Anthropic Message Batches. Credentials come from the "
+        "environment (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, a profile or workload "
+        "identity federation), never from the command line; -v says which.",
         epilog="Exit codes: " + ", ".join(f"{code} {word}" for code, word, _ in EXIT_CODES) + ".",
     )
     parser.add_argument("--version", action="version", version=f"batchdelete {__version__}")

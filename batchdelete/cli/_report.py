@@ -19,14 +19,15 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from .._jobs import Outcome
-from ._output import describe
+from ._output import outcome_message
 
 __all__ = ["FIELDS", "ReportFile", "open_report", "report_format"]
 
-#: The columns of the CSV, the keys of each JSON line, in this order.
+#: The columns of the CSV, the keys of each JSON line, in this order
+#: (`workspace` last: the columns before it kept their places).
 FIELDS = (
     *("id", "status", "canceled", "attempts", "request_id"),
-    *("elapsed_ms", "error", "message", "transport"),
+    *("elapsed_ms", "error", "message", "transport", "workspace"),
 )
 
 _FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
@@ -41,7 +42,9 @@ def report_format(path: str) -> str:
 
 
 def row(o: Outcome, transport: str) -> dict[str, Any]:
-    """One outcome as the report's fields (never a credential or a body)."""
+    """One outcome as the report's fields (never a credential or a body);
+    `workspace` is the one the requests named (null, or an empty CSV
+    cell, when none): with it, "missing" means not found in that one."""
     return {
         "id": o.id,
         "status": o.status,
@@ -50,8 +53,9 @@ def row(o: Outcome, transport: str) -> dict[str, Any]:
         "request_id": o.request_id,
         "elapsed_ms": round(o.elapsed * 1000, 3),
         "error": "" if o.error is None else type(o.error).__name__,
-        "message": "" if o.error is None else describe(o.error),
+        "message": outcome_message(o),
         "transport": transport,
+        "workspace": o.workspace,
     }
 
 

@@ -9,10 +9,12 @@ from typing import TextIO
 
 from .._async_client import AsyncClient
 from .._client import Client
-from .._errors import BatchDeleteError, ConfigurationError
+from .._errors import BatchDeleteError, ConfigurationError, PermissionDeniedError
 from .._models import MessageBatch
 from .._prune import parse_duration, parse_moment, select_for_prune
+from .._workflows import workspace_of
 from ._exits import StepError
+from ._output import workspace_note
 
 __all__ = [
     "LISTING",
@@ -21,6 +23,7 @@ __all__ = [
     "Selection",
     "alist_all",
     "list_all",
+    "listing_failed",
     "parse_filters",
     "select",
 ]
@@ -64,12 +67,20 @@ def parse_filters(args: argparse.Namespace, *, required: bool) -> Filters:
     return filters
 
 
+def listing_failed(exc: BatchDeleteError, client: Client | AsyncClient) -> StepError:
+    """The error for a failed listing, naming the workspace on a 403 (a 404
+    says the route is missing, whatever the workspace)."""
+    denied = isinstance(exc, PermissionDeniedError)
+    note = workspace_note(exc, workspace_of(client)) if denied else ""
+    return StepError(LISTING, exc, f"{LISTING}: {exc} {note}" if note else None)
+
+
 def list_all(client: Client, betas: list[str] | None) -> list[MessageBatch]:
     """Every batch, all pages; a failure is a `StepError` saying so."""
     try:
         return list(client.list(limit=PAGE_SIZE, betas=betas))
     except BatchDeleteError as exc:  # a 404 says the route is missing (the core's hint)
-        raise StepError(LISTING, exc) from exc
+        raise listing_failed(exc, client) from exc
 
 
 async def alist_all(client: AsyncClient, betas: list[str] | None) -> list[MessageBatch]:
@@ -77,7 +88,7 @@ async def alist_all(client: AsyncClient, betas: list[str] | None) -> list[Messag
     try:
         return [batch async for batch in client.list(limit=PAGE_SIZE, betas=betas)]
     except BatchDeleteError as exc:
-        raise StepError(LISTING, exc) from exc
+        raise listing_failed(exc, client) from exc
 
 
 def select(

@@ -12,7 +12,7 @@ from .._journal import Journal
 from .._progress import Progress
 from .._workflows import Outcome
 from ._exits import EXIT_INTERRUPTED, EXIT_OK, exit_code_for
-from ._output import describe, write_json
+from ._output import outcome_message, write_json
 from ._report import ReportFile
 
 __all__ = ["ProgressLine", "Report"]
@@ -67,11 +67,12 @@ def _json_row(o: Outcome, transport: str) -> dict[str, Any]:
         "request_id": o.request_id,
         "elapsed_ms": round(o.elapsed * 1000, 3),
         "transport": transport,
+        "workspace": o.workspace,
     }
     if o.error is not None:
         row.update(
             error=type(o.error).__name__,
-            message=describe(o.error),
+            message=outcome_message(o),
             status_code=getattr(o.error, "status_code", None),
             exit_code=exit_code_for(o.error),
         )
@@ -79,6 +80,12 @@ def _json_row(o: Outcome, transport: str) -> dict[str, Any]:
 
 
 def _text_line(o: Outcome, transport: str) -> str:
+    if o.status == "missing" and o.workspace is not None:
+        # Not "gone": a batch of another workspace is not found in this one.
+        return (
+            f"not found in {o.workspace} {o.id}  (deleted already, or in another "
+            f"workspace; request id {o.request_id or '-'})\n"
+        )
     if o.status == "missing":
         return f"already gone {o.id}  (request id {o.request_id or '-'})\n"
     tries = "attempt" if o.attempts == 1 else "attempts"
@@ -105,12 +112,18 @@ class Report:
         transport: str = "",
         *,
         again: str | None = None,
+        workspace: str | None = None,
     ) -> None:
         self.json, self.out, self.err = args.json, out, err
         self.work = _work(args)  # how delete_many / adelete_many are to work
         journal: Journal | None = self.work["journal"]
-        # With --journal, the ids it records as done are skipped (None: no journal).
-        self.todo = ids if ids is None or journal is None else journal.pending(ids)
+        # The workspace the requests name (the client's), None when none.
+        self.workspace = workspace
+        # With --journal, the ids it records as done (in this workspace) are
+        # skipped (None: no journal).
+        self.todo = (
+            ids if ids is None or journal is None else journal.pending(ids, workspace=workspace)
+        )
         self.skipped = None if journal is None else 0
         if ids is not None and self.todo is not None and journal is not None:
             self.skipped = len(ids) - len(self.todo)
@@ -147,7 +160,7 @@ class Report:
         if o.error is not None:
             self.reasons[type(o.error).__name__] += 1
             self.code = max(self.code, exit_code_for(o.error))
-            self.err.write(f"batchdelete: {o.id}: {describe(o.error)}\n")
+            self.err.write(f"batchdelete: {o.id}: {outcome_message(o)}\n")
 
     def progress(self, p: Progress) -> None:
         self.last = p
@@ -163,9 +176,10 @@ class Report:
             c = self.counts
             skipped = "" if self.skipped is None else f"; {self.skipped} skipped as already done"
             reasons = ", ".join(f"{n} {name}" for name, n in self.reasons.most_common())
+            gone = "already gone" if self.workspace is None else f"not found in {self.workspace}"
             self.err.write(
                 f"batchdelete: {c['deleted']} deleted ({c['canceled']} after canceling), "
-                f"{c['missing']} already gone, {c['failed']} failed, of {self.done} batches in "
+                f"{c['missing']} {gone}, {c['failed']} failed, of {self.done} batches in "
                 f"{time.monotonic() - self.started:.1f} s{self._figures()}"
                 f"{f'; failed: {reasons}' if reasons else ''}{skipped}.\n"
             )
