@@ -255,13 +255,7 @@ def call_flow(
                 return _success(call, settings, state, result, request_id, pace, ticket)
             failure = _status_failure(call, settings, state, result, pace, ticket)
         error = failure.error
-        hooks.on_error(
-            method=call.method,
-            url=call.url,
-            attempt=attempt,
-            transport=settings.transport,
-            error=error,
-        )
+        _failed(call, settings, state, error)
         wait = _again(call, settings, state, failure)
         if wait is None:
             raise error from failure.cause
@@ -301,13 +295,7 @@ def _success(
     try:
         data = decode(result, call.model, state.attempt)
     except APIResponseValidationError as invalid:
-        settings.hooks.on_error(
-            method=call.method,
-            url=call.url,
-            attempt=state.attempt,
-            transport=settings.transport,
-            error=invalid,
-        )
+        _failed(call, settings, state, invalid)
         raise
     return APIResponse(
         data,
@@ -339,13 +327,7 @@ def _transport_failure(
             *((time.monotonic() - sent_at) * 1000, state.attempt, settings.transport),
         )
     if isinstance(error, ResponseTooLargeError):
-        settings.hooks.on_error(
-            method=call.method,
-            url=call.url,
-            attempt=state.attempt,
-            transport=settings.transport,
-            error=error,
-        )
+        _failed(call, settings, state, error)
         raise error from result
     retryable = isinstance(result, RETRYABLE_TRANSPORT_ERRORS) and not isinstance(
         result, TransportCertificateError
@@ -439,6 +421,16 @@ def _again(call: Call, settings: FlowSettings, state: _State, failure: _Failure)
     )
     _retrying(call, settings, state, plan.wait, error)
     return plan.wait
+
+
+def _failed(call: Call, settings: FlowSettings, state: _State, error: APIError) -> None:
+    settings.hooks.on_error(
+        method=call.method,
+        url=call.url,
+        attempt=state.attempt,
+        transport=settings.transport,
+        error=error,
+    )
 
 
 def _retrying(
