@@ -54,7 +54,8 @@ MIN_TESTS := tests/test_contract.py tests/test_emulator.py tests/test_workflows.
 	tests/test_tls.py tests/test_interrupted_tls.py tests/test_exception_maps.py \
 	tests/test_httpx_transport.py tests/test_httpx_async_transport.py \
 	tests/test_aiohttp_transport.py tests/test_stdlib_transport.py tests/test_pycurl_transport.py \
-	tests/test_no_cookies.py tests/test_secrets.py tests/test_fork.py tests/test_fuzz.py
+	tests/test_no_cookies.py tests/test_secrets.py tests/test_fork.py tests/test_fuzz.py \
+	tests/test_credentials.py tests/test_credentials_async.py
 $(MIN_VENV)/.installed: pyproject.toml constraints-min.txt
 	rm -rf $(MIN_VENV)
 	$(MIN_PYTHON) -m venv $(MIN_VENV)

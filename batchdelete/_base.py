@@ -21,7 +21,7 @@ from ._args import (
     v1_hint,
     workspace,
 )
-from ._credentials import Credential, resolve, with_oauth_beta
+from ._credentials import resolve, with_oauth_beta
 from ._errors import ConfigurationError, TransportError
 from ._flow import Call, FlowSettings
 from ._hooks import Hooks
@@ -125,7 +125,7 @@ class BaseClient:
         }
         self._credential = credential
         # Closed with this client if the chain built it here (not a copy's).
-        self._owns_credential = credential.owned and not isinstance(credentials, Credential)
+        self._owns_credential = credential.owned and credential is not credentials
         self._max_response_bytes = max_response_bytes
         self._timeout = Timeout.coerce(timeout)
         self._max_retries = max_retries

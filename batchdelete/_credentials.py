@@ -58,7 +58,12 @@ def _env(name: str) -> str | None:
 
 
 def scrub(text: str) -> str:
-    """`text` (another library's message) with anything token-like hidden."""
+    """`text` (another library's message) with anything token-like hidden:
+    the secrets the environment holds, and any long run of token characters."""
+    for name in (*ENV_CREDENTIALS, "ANTHROPIC_IDENTITY_TOKEN"):
+        secret = os.environ.get(name, "").strip()
+        if len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
     text = _SECRETISH.sub("[redacted]", text)
     return text if len(text) <= 300 else text[:297] + "..."
 
@@ -67,10 +72,11 @@ class Tokens:
     """A provider's access tokens through the SDK's `TokenCache`; a failure
     is a `CredentialsError` naming where the credential came from."""
 
-    def __init__(self, cache: Any, provider: object, source: str) -> None:
+    def __init__(self, cache: Any, provider: object, source: str, base_url: str) -> None:
         self._cache = cache
         self.provider = provider
         self.source = source
+        self.base_url = base_url  # the deployment the provider exchanges for
 
     def __repr__(self) -> str:
         return f"Tokens(source={self.source!r})"
@@ -134,6 +140,22 @@ class Credential:
 
     def __repr__(self) -> str:
         return f"Credential(kind={self.kind!r}, source={self.source!r})"
+
+    def for_copy(self, base_url: str, is_async: bool) -> Credential:
+        """This credential for a client's copy: the same one (its token cache
+        shared), unless the copy talks to another deployment and the
+        provider exchanges per deployment: then one bound there, as the
+        SDK's `copy(base_url=...)` does (never a token of one deployment
+        sent to another)."""
+        tokens = self.tokens
+        if tokens is None or tokens.base_url == base_url:
+            return self
+        if not callable(getattr(tokens.provider, "for_base_url", None)):
+            return self
+        bound = _tokens(tokens.provider, tokens.source, base_url, is_async)
+        return Credential(
+            self.kind, self.source, None, bound, self.base_url, self.extra_headers, owned=True
+        )
 
     def close(self) -> None:
         """Close the provider if it has `close()` (an SDK provider owns an
@@ -260,7 +282,7 @@ def _tokens(provider: object, source: str, base_url: str, is_async: bool) -> Tok
     if callable(bind):
         provider = bind(base_url)
     cache = _library(source).TokenCache(provider)
-    return Tokens(cache, provider, source)
+    return Tokens(cache, provider, source, base_url)
 
 
 def resolve(
@@ -284,8 +306,8 @@ def resolve(
             else f"only one of {', '.join(given)}"
         )
         raise ConfigurationError(f"Pass {what}: a client has one credential.")
-    if isinstance(provider, Credential):  # a copy's: the same cache, closed by the parent
-        return provider
+    if isinstance(provider, Credential):  # a client's copy
+        return provider.for_copy(base_url, is_async)
     if provider is not None:  # a profile's provider (`CredentialsFile`) brings its settings
         tokens = _tokens(provider, "credentials=", base_url, is_async)
         return Credential("credentials", "credentials=", None, tokens, *_profile_of(provider))

@@ -155,10 +155,13 @@ def delete_flow(
         if not missing_ok:
             raise
         yield Op("confirm", batch_id)
+        # Where it was looked for: the client's workspace, else the one the
+        # answer names (a token bound to one workspace, sent without the header).
+        looked_in = workspace or missing.headers.get("anthropic-workspace-id") or None
         return Outcome(
             *(batch_id, "missing", canceled, missing.attempts, missing.request_id),
             time.monotonic() - started,
-            workspace=workspace,
+            workspace=looked_in,
         )
     return Outcome(
         *(batch_id, "deleted", canceled, result.attempts, result.request_id),
