@@ -300,7 +300,7 @@ def _success(
     return APIResponse(
         data,
         result.status,
-        Headers(result.headers),
+        Headers.of_response(result.headers),
         request_id,
         state.attempt,
         settings.transport,

@@ -16,7 +16,17 @@ class Headers(Mapping[str, str]):
 
     def __init__(self, items: Mapping[str, str]) -> None:
         # The transports give lower-case names; a user's mapping may not.
-        self._items = dict(items) if all(k.islower() for k in items) else _lowered(items)
+        self._items: Mapping[str, str] = (
+            dict(items) if all(k.islower() for k in items) else _lowered(items)
+        )
+
+    @classmethod
+    def of_response(cls, items: Mapping[str, str]) -> Headers:
+        """A `RawResponse`'s headers, wrapped as they are: lower-case names
+        by the transport contract, in a mapping made for this response."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
 
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()]
@@ -32,7 +42,7 @@ class Headers(Mapping[str, str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):
-            return self._items == {str(k).lower(): v for k, v in other.items()}
+            return dict(self._items) == {str(k).lower(): v for k, v in other.items()}
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # a mapping: unhashable, as dict
