@@ -22,7 +22,7 @@ lint: setup
 	$(BIN)/ruff format --check batchdelete plugins tests benchmarks
 
 typecheck: setup
-	$(BIN)/mypy --strict batchdelete plugins
+	$(BIN)/mypy --strict batchdelete plugins tests benchmarks tools
 
 unit: setup
 	$(BIN)/python -m pytest

@@ -255,8 +255,8 @@ def test_the_exit_codes_are_one_table_that_help_and_readme_follow() -> None:
     for line in readme[start:].splitlines()[2:]:
         if not line.startswith("|"):
             break
-        code, meaning = (cell.strip() for cell in line.strip("|").split("|", 1))
-        rows.append((int(code), meaning))
+        number, text = (cell.strip() for cell in line.strip("|").split("|", 1))
+        rows.append((int(number), text))
     assert rows == [(code, meaning) for code, _, meaning in _exits.EXIT_CODES]
     epilog = build_parser().epilog or ""
     for code, word, _ in _exits.EXIT_CODES:
