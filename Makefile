@@ -18,11 +18,11 @@ demo: setup
 	$(BIN)/batchdelete demo
 
 lint: setup
-	$(BIN)/ruff check batchdelete plugins tests benchmarks
-	$(BIN)/ruff format --check batchdelete plugins tests benchmarks
+	$(BIN)/ruff check batchdelete plugins tests benchmarks tools
+	$(BIN)/ruff format --check batchdelete plugins tests benchmarks tools
 
 typecheck: setup
-	$(BIN)/mypy --strict batchdelete plugins
+	$(BIN)/mypy --strict batchdelete plugins tests benchmarks tools
 
 unit: setup
 	$(BIN)/python -m pytest
@@ -35,8 +35,8 @@ test: lint typecheck unit
 XDIST := -n 4 --dist worksteal
 QUICK := -m "not slow" $(XDIST)
 quick: setup
-	$(BIN)/ruff check batchdelete plugins tests benchmarks
-	$(BIN)/ruff format --check batchdelete plugins tests benchmarks
+	$(BIN)/ruff check batchdelete plugins tests benchmarks tools
+	$(BIN)/ruff format --check batchdelete plugins tests benchmarks tools
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest $(QUICK) -q
 
 # The suite on each other CPython 3.10-3.13 found, in .venv-3.X (tools/matrix.py):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from ._base import DEFAULT_API_VERSION, BaseClient
@@ -84,7 +84,7 @@ class Client(BaseClient, Operations[DeletedMessageBatch]):
 
     def _setup(self) -> None:
         self._route_lock = threading.Lock()
-        self._sleep = time.sleep
+        self._sleep: Callable[[float], None] = time.sleep
         self._client = self
         self._model = DeletedMessageBatch
         self.messages: _Messages[DeletedMessageBatch] = _Messages(self, DeletedMessageBatch)

@@ -335,6 +335,9 @@ class APIStatusError(_WithBody):
 
 
 class BadRequestError(APIStatusError):
+    """400: the API refused the request (`BatchRunningError`, a subclass, for a batch still
+    running)."""
+
     hint = (
         "The API refused the request as sent; its message says why (a batch still "
         "in progress or canceling must be canceled and finish before it is deleted)."
@@ -342,6 +345,8 @@ class BadRequestError(APIStatusError):
 
 
 class AuthenticationError(APIStatusError):
+    """401: the credential (a key, a token) was refused."""
+
     hint = (
         "Check the credential (the client's credential_source says which step of the "
         "chain supplied it: api_key=, ANTHROPIC_API_KEY, a profile...)."
@@ -349,30 +354,45 @@ class AuthenticationError(APIStatusError):
 
 
 class PaymentRequiredError(APIStatusError):
+    """402: the organization's billing stops the request."""
+
     hint = "The organization's billing must be settled before the API accepts requests."
 
 
 class PermissionDeniedError(APIStatusError):
+    """403: the credentials may not act on this batch or workspace."""
+
     hint = "The credentials are valid but may not act on this batch."
 
 
 class NotFoundError(APIStatusError):
+    """404: no such batch (unknown, or already deleted), or no such route."""
+
     hint = "Check the batch id and the workspace; the batch may already be deleted."
 
 
 class RequestTimeoutError(APIStatusError):
+    """408: the server gave up waiting for the request."""
+
     hint = "The server gave up waiting for the request; try again."
 
 
 class ConflictError(APIStatusError):
+    """409: the request conflicts with the batch's state."""
+
     hint = "The batch changed while the request ran; try again."
 
 
 class PreconditionFailedError(APIStatusError):
+    """412: a precondition of the request did not hold."""
+
     hint = "A precondition of the request did not hold."
 
 
 class ContentTooLargeError(APIStatusError):
+    """413: the request is larger than the API accepts (`RequestTooLargeError`, the SDK's older
+    name, is this class)."""
+
     hint = "The request is larger than the API accepts."
 
 
@@ -380,38 +400,58 @@ RequestTooLargeError = ContentTooLargeError  # the SDK's older name
 
 
 class UnprocessableEntityError(APIStatusError):
+    """422: the API could not process the request as sent."""
+
     hint = "The API could not process the request as sent."
 
 
 class RateLimitError(APIStatusError):
+    """429: the credentials are rate limited; `retry_after` is the wait the server asked for, if it
+    asked."""
+
     hint = "The API is rate limiting these credentials; wait and try again."
 
 
 class RequestHeaderFieldsTooLargeError(APIStatusError):
+    """431: the request's headers are larger than the server accepts."""
+
     hint = "The request's headers are larger than the server accepts."
 
 
 class ClientClosedRequestError(APIStatusError):
+    """499: the request was closed before the API answered."""
+
     hint = "The request was closed before the API answered; try again."
 
 
 class InternalServerError(APIStatusError):
+    """500, or any 5xx without a class of its own: a failure on the server's side."""
+
     hint = "The API had a server-side failure; try again later."
 
 
 class HTTPNotImplementedError(InternalServerError):
+    """501: the server does not support the request."""
+
     hint = "The server does not support this request."
 
 
 class ServiceUnavailableError(InternalServerError):
+    """503: the API is unavailable for now."""
+
     hint = "The API is unavailable for now; try again later."
 
 
 class GatewayTimeoutError(InternalServerError):
+    """504: a gateway timed out waiting for the API (`DeadlineExceededError`, the SDK's older name,
+    is this class)."""
+
     hint = "A gateway timed out waiting for the API; try again later."
 
 
 class OverloadedError(InternalServerError):
+    """529: the API is overloaded."""
+
     hint = "The API is overloaded; try again later."
 
 

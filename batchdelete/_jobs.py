@@ -8,7 +8,7 @@ the polling back-off and its timeout) exist once."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -48,9 +48,10 @@ class StoppedError(BatchDeleteError):
 class Outcome:
     """What happened to one batch: `status` is "deleted", "missing" (not
     found, where that was allowed: already gone, or in another workspace
-    than `workspace`) or "failed" (see `error`). `workspace` is the
-    workspace the requests named (`anthropic-workspace-id`), None when
-    they named none (the credential's own)."""
+    than `workspace`) or "failed" (see `error`). `workspace` is where it
+    was deleted or looked for: the workspace the requests named
+    (`anthropic-workspace-id`), else the one the API's answer named for the
+    credential, else None."""
 
     id: str
     status: str
@@ -116,8 +117,8 @@ def delete_flow(
     wait_timeout: float,
     workspace: str | None = None,
 ) -> Generator[Step, Any, Outcome]:
-    """Delete one batch: see `delete_batch`. `workspace` (the client's) is
-    only recorded in the outcome."""
+    """Delete one batch: see `delete_batch`. The outcome records where: the
+    client's `workspace`, else the one the answer names."""
     started = time.monotonic()
     canceled = False
     try:
@@ -131,7 +132,7 @@ def delete_flow(
                 return Outcome(
                     *(batch_id, "deleted", False, result.attempts, result.request_id),
                     time.monotonic() - started,
-                    workspace=workspace,
+                    workspace=workspace or _named(result.headers),
                 )
             if not force:
                 raise BatchRunningError(
@@ -157,7 +158,7 @@ def delete_flow(
         yield Op("confirm", batch_id)
         # Where it was looked for: the client's workspace, else the one the
         # answer names (a token bound to one workspace, sent without the header).
-        looked_in = workspace or missing.headers.get("anthropic-workspace-id") or None
+        looked_in = workspace or _named(missing.headers)
         return Outcome(
             *(batch_id, "missing", canceled, missing.attempts, missing.request_id),
             time.monotonic() - started,
@@ -166,8 +167,13 @@ def delete_flow(
     return Outcome(
         *(batch_id, "deleted", canceled, result.attempts, result.request_id),
         time.monotonic() - started,
-        workspace=workspace,
+        workspace=workspace or _named(result.headers),
     )
+
+
+def _named(headers: Mapping[str, str]) -> str | None:
+    """The workspace an answer says it acted in (`anthropic-workspace-id`)."""
+    return headers.get("anthropic-workspace-id") or None
 
 
 def drive(job: Job, do: Callable[[Step], Any]) -> Any:

@@ -6,17 +6,19 @@ One JSON object a line, appended as each batch finishes:
      "canceled": false, "attempts": 1, "request_id": "req_...", "elapsed": 0.118,
      "error": null, "message": null, "time": "2026-05-04T09:12:33.041Z"}
 
-`workspace` is the workspace the requests named (`anthropic-workspace-id`),
-null when they named none (the credential's own); `status` is the
+`workspace` is the workspace the batch was deleted or looked for in: the
+one the requests named (`anthropic-workspace-id`), else the one the API's
+answer named for the credential, else null; `status` is the
 outcome's ("deleted", "missing", "failed"); `elapsed` is in seconds;
 `error` is the error's class name and `message` its message (both null on
 success); `time` is when it was recorded (RFC 3339, UTC). Nothing else is
 written: never a credential, a header or a response body.
 
-A batch is done in a workspace when its last line for that workspace says
-"deleted" or "missing"; a run with the same journal skips the ones done in
-its own workspace and tries the others again (failed ones, and ones done
-in another workspace: "missing" there proves nothing here). A line without
+A batch id is unique across workspaces, so a batch with a "deleted" line is
+done for every run; one whose last line for a workspace says "missing" is
+done only for a run naming that workspace (null: naming none), since not
+found there proves nothing elsewhere. A run with the same journal skips
+what is done and tries the rest again (failed ones too). A line without
 `workspace` (a journal written before the field existed) counts as null.
 
 Each line is written with one `os.write` on a file opened for appending and
@@ -129,11 +131,13 @@ class Journal:
         return self.done_in(None)
 
     def done_in(self, workspace: str | None) -> frozenset[str]:
-        """The ids whose last recorded outcome in `workspace` (None: lines
-        naming none) is "deleted" or "missing"."""
+        """The ids done for a run naming `workspace` (None: naming none):
+        deleted in any workspace, or last found "missing" in this one."""
         with self._lock:
             return frozenset(
-                i for (w, i), status in self._last.items() if w == workspace and status in DONE
+                i
+                for (w, i), status in self._last.items()
+                if status == "deleted" or (w == workspace and status in DONE)
             )
 
     def pending(self, batch_ids: Iterable[str], *, workspace: str | None = None) -> list[str]:

@@ -32,7 +32,7 @@ from ._progress import Progress, Tally
 from ._prune import check_prune_filters, parse_duration, parse_moment, select_for_prune
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from ._base import BaseClient
 
@@ -266,69 +266,29 @@ def run_many(
     reading; the batches under way finish and are reported, then it is
     raised. Without `keep`, the outcomes go to the callbacks only (the list
     returned is empty), so that memory does not grow with the run."""
-    beta_list = None if betas is None else list(betas)
+    from concurrent.futures import ThreadPoolExecutor, wait
+
     workspace = workspace_of(client)  # checked before the stream is read
     stop = threading.Event()  # set on Ctrl-C: forced waits end at once
-    tally = Tally(total, limiter)
-
-    def one(batch_id: str) -> Outcome:
-        started = time.monotonic()
-        turn = PACE.set(limiter)
-        try:
-            return delete_batch(
-                client,
-                batch_id,
-                force=force,
-                missing_ok=missing_ok,
-                wait_timeout=wait_timeout,
-                betas=beta_list,
-                stop=stop,
-            )
-        except BatchDeleteError as exc:
-            return failed(batch_id, exc, started, workspace)
-        finally:
-            PACE.reset(turn)
-
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-    outcomes: list[Outcome] = []
-
-    def collect(done: Iterable[Future[Outcome]]) -> None:
-        for future in done:
-            if not future.cancelled():
-                outcome = future.result()
-                if keep:
-                    outcomes.append(outcome)
-                if journal is not None:
-                    journal.record(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
-                progress = tally.add(outcome)
-                if on_progress is not None:
-                    on_progress(progress)
-
+    one = _deleter(
+        client,
+        limiter,
+        stop,
+        workspace,
+        force=force,
+        missing_ok=missing_ok,
+        wait_timeout=wait_timeout,
+        betas=None if betas is None else list(betas),
+    )
+    collect = _Collector(Tally(total, limiter), keep, journal, on_outcome, on_progress)
     ceiling = limiter.pacer.ceiling
     pool = ThreadPoolExecutor(max_workers=ceiling, thread_name_prefix="batchdelete")
     pending: set[Future[Outcome]] = set()
     turn = PACE.set(limiter)  # a listing read below is paced with the rest
-    source = iter(ids)
-    broken: Exception | None = None
     try:
-        while True:  # keep at most `ceiling` submitted at once
-            try:
-                batch_id = next(source, None)
-            except Exception as exc:  # the listing failed: finish what is under way
-                broken = exc
-                break
-            if batch_id is None:
-                break
-            pending.add(pool.submit(one, batch_id))
-            if len(pending) >= ceiling:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                collect(done)
+        broken = _submit_all(pool, one, ids, ceiling, pending, collect)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            collect(done)
+            _collect_some(pending, collect)
         if broken is not None:
             raise broken
     except KeyboardInterrupt:
@@ -342,4 +302,111 @@ def run_many(
     finally:
         PACE.reset(turn)
         pool.shutdown(wait=True, cancel_futures=True)
-    return outcomes
+    return collect.outcomes
+
+
+def _deleter(
+    client: Client,
+    limiter: Limiter,
+    stop: threading.Event,
+    workspace: str | None,
+    *,
+    force: bool,
+    missing_ok: bool,
+    wait_timeout: float,
+    betas: list[str] | None,
+) -> Callable[[str], Outcome]:
+    """What a worker thread does with one id: `delete_batch`, paced by
+    `limiter`, a failure turned into its outcome (in `workspace`)."""
+
+    def one(batch_id: str) -> Outcome:
+        started = time.monotonic()
+        turn = PACE.set(limiter)
+        try:
+            return delete_batch(
+                client,
+                batch_id,
+                force=force,
+                missing_ok=missing_ok,
+                wait_timeout=wait_timeout,
+                betas=betas,
+                stop=stop,
+            )
+        except BatchDeleteError as exc:
+            return failed(batch_id, exc, started, workspace)
+        finally:
+            PACE.reset(turn)
+
+    return one
+
+
+class _Collector:
+    """Hands each finished outcome on, in this order: the list returned (if
+    kept), the journal, `on_outcome`, then the run's progress to
+    `on_progress`."""
+
+    def __init__(
+        self,
+        tally: Tally,
+        keep: bool,
+        journal: Journal | None,
+        on_outcome: Callable[[Outcome], None] | None,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.outcomes: list[Outcome] = []
+        self._tally = tally
+        self._keep = keep
+        self._journal = journal
+        self._on_outcome = on_outcome
+        self._on_progress = on_progress
+
+    def __call__(self, done: Iterable[Future[Outcome]]) -> None:
+        for future in done:
+            if not future.cancelled():
+                self._hand_on(future.result())
+
+    def _hand_on(self, outcome: Outcome) -> None:
+        if self._keep:
+            self.outcomes.append(outcome)
+        if self._journal is not None:
+            self._journal.record(outcome)
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+        progress = self._tally.add(outcome)
+        if self._on_progress is not None:
+            self._on_progress(progress)
+
+
+def _submit_all(
+    pool: ThreadPoolExecutor,
+    one: Callable[[str], Outcome],
+    ids: Iterable[str],
+    ceiling: int,
+    pending: set[Future[Outcome]],
+    collect: _Collector,
+) -> Exception | None:
+    """Submit every id, reading the next only when fewer than `ceiling` are
+    in flight. `pending` is updated in place, so that an interrupt sees what
+    is under way. The error that broke the stream of ids, if one did (the
+    batches already submitted are left to finish)."""
+    source = iter(ids)
+    while True:
+        try:
+            batch_id = next(source, None)
+        except Exception as exc:  # the listing failed: finish what is under way
+            return exc
+        if batch_id is None:
+            return None
+        pending.add(pool.submit(one, batch_id))
+        if len(pending) >= ceiling:
+            _collect_some(pending, collect)
+
+
+def _collect_some(pending: set[Future[Outcome]], collect: _Collector) -> None:
+    """Wait for at least one of `pending` to finish; take the finished ones
+    out of it, then collect them."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+    pending.difference_update(done)
+    collect(done)

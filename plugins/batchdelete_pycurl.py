@@ -328,43 +328,23 @@ class PycurlTransport(Transport):
         return exchange.response()
 
     def _prepare(self, handle: _Handle, spec: RequestSpec, route: support.Route) -> None:
-        """Set what this request changes (most change only URL and deadline)."""
+        """Set what this request changes (most change only URL and deadline).
+        The helpers run only when their part changed: none on a request like
+        the handle's last one."""
         p = self._pycurl
         curl = handle.curl
         if handle.route is not route:
-            curl.setopt(p.PROXY, route.proxy)
-            if route.user is not None:
-                curl.setopt(p.PROXYUSERNAME, route.user)
-                curl.setopt(p.PROXYPASSWORD, route.password)
-            else:  # another proxy's credentials never go to this one
-                curl.unsetopt(p.PROXYUSERNAME)
-                curl.unsetopt(p.PROXYPASSWORD)
-            handle.route, handle.headers = route, None
+            self._set_route(handle, route)
         if route.host is not None:
             entry = self._names.entry(route.host, route.port, route)
             key = (route.host, route.port)
             if handle.resolved.get(key) != entry:
                 curl.setopt(p.RESOLVE, [f"-{route.host}:{route.port}", entry])
                 handle.resolved[key] = entry
-        method, body, headers = spec.method, spec.body, spec.headers
-        if body is not None or method != handle.method:
-            curl.setopt(p.NOBODY, int(method == "HEAD"))  # first: it changes the method
-            if body is not None or method in _LENGTH_ZERO:  # Content-Length, 0 without a body
-                curl.setopt(p.POSTFIELDSIZE, len(body or b""))
-                curl.setopt(p.POSTFIELDS, body or b"")
-            elif method != "HEAD":
-                curl.setopt(p.HTTPGET, 1)
-            curl.setopt(p.CUSTOMREQUEST, None if method in ("GET", "HEAD", "POST") else method)
-            handle.method, handle.headers = method if body is None else None, None
-        if handle.headers != headers:  # compared with a copy: the spec's may be shared
-            lines = [f"{name}: {value}" for name, value in headers.items()]
-            lines += [f"{name}:" for name in ("accept", "expect") if name not in headers]
-            if route.absolute:
-                lines.append("proxy-connection:")  # libcurl's, to a proxy in absolute form
-            if (body is not None or method in _LENGTH_ZERO) and "content-type" not in headers:
-                lines.append("content-type:")  # libcurl's form type
-            curl.setopt(p.HTTPHEADER, lines)
-            handle.headers = dict(headers)
+        if spec.body is not None or spec.method != handle.method:
+            self._set_method(handle, spec.method, spec.body)
+        if handle.headers != spec.headers:  # compared with a copy: the spec's may be shared
+            self._set_headers(handle, spec, route)
         if handle.url != spec.url:
             curl.setopt(p.URL, spec.url)
             handle.url = spec.url
@@ -372,6 +352,44 @@ class PycurlTransport(Transport):
             timeout = handle.timeout = spec.timeout
             curl.setopt(p.CONNECTTIMEOUT_MS, max(1, math.ceil(timeout.connect * 1000)))
             curl.setopt(p.LOW_SPEED_TIME, max(1, math.ceil(timeout.read)))
+
+    def _set_route(self, handle: _Handle, route: support.Route) -> None:
+        """The proxy of `route` (none: ""), with its credentials or none."""
+        p = self._pycurl
+        curl = handle.curl
+        curl.setopt(p.PROXY, route.proxy)
+        if route.user is not None:
+            curl.setopt(p.PROXYUSERNAME, route.user)
+            curl.setopt(p.PROXYPASSWORD, route.password)
+        else:  # another proxy's credentials never go to this one
+            curl.unsetopt(p.PROXYUSERNAME)
+            curl.unsetopt(p.PROXYPASSWORD)
+        handle.route, handle.headers = route, None
+
+    def _set_method(self, handle: _Handle, method: str, body: bytes | None) -> None:
+        """The method, and the body (set again for every request that has one)."""
+        p = self._pycurl
+        curl = handle.curl
+        curl.setopt(p.NOBODY, int(method == "HEAD"))  # first: it changes the method
+        if body is not None or method in _LENGTH_ZERO:  # Content-Length, 0 without a body
+            curl.setopt(p.POSTFIELDSIZE, len(body or b""))
+            curl.setopt(p.POSTFIELDS, body or b"")
+        elif method != "HEAD":
+            curl.setopt(p.HTTPGET, 1)
+        curl.setopt(p.CUSTOMREQUEST, None if method in ("GET", "HEAD", "POST") else method)
+        handle.method, handle.headers = method if body is None else None, None
+
+    def _set_headers(self, handle: _Handle, spec: RequestSpec, route: support.Route) -> None:
+        """Exactly the spec's headers: libcurl's own ones it would add are removed."""
+        method, body, headers = spec.method, spec.body, spec.headers
+        lines = [f"{name}: {value}" for name, value in headers.items()]
+        lines += [f"{name}:" for name in ("accept", "expect") if name not in headers]
+        if route.absolute:
+            lines.append("proxy-connection:")  # libcurl's, to a proxy in absolute form
+        if (body is not None or method in _LENGTH_ZERO) and "content-type" not in headers:
+            lines.append("content-type:")  # libcurl's form type
+        handle.curl.setopt(self._pycurl.HTTPHEADER, lines)
+        handle.headers = dict(headers)
 
     def translate(self, exc: BaseException) -> TransportError | None:
         if isinstance(exc, self._error):

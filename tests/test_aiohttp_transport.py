@@ -40,6 +40,7 @@ import batchdelete as bd
 import batchdelete_aiohttp as ba
 from batchdelete import ConnectionOptions, RawResponse, RequestSpec, Timeout
 from batchdelete._registry import resolve_async_transport
+from batchdelete_aiohttp_support import exception_map
 from tests.conftest import API_KEY
 from tests.hostile import (
     CONTINUE,
@@ -50,6 +51,7 @@ from tests.hostile import (
     Request,
     Send,
     Sleep,
+    Step,
     endless_chunks,
     gzip_bomb,
     head,
@@ -236,7 +238,7 @@ def _aiohttp_exception_classes() -> set[type]:
 
 
 def test_every_aiohttp_exception_is_mapped() -> None:
-    table = ba.exception_map()
+    table = exception_map()
     classes = _aiohttp_exception_classes()
     assert len(classes) > 40
     assert sorted(c.__name__ for c in classes if c not in table) == []
@@ -448,7 +450,7 @@ def test_an_error_body_is_cut_and_its_connection_dropped(server: ScriptServer) -
 @pytest.mark.slow
 def test_a_drip_ends_at_the_deadline(hostile: HostileServer, where: str) -> None:
     full = head(200, "content-length: 100") + b"x" * 100
-    steps = {
+    steps: dict[str, list[Step]] = {
         "head": [Drip(full, 1.0)],  # a byte a second, each read well inside the read timeout
         "body": [Send(full[:-99]), Drip(full[-99:], 1.0)],
         "interim": [Repeat((Send(CONTINUE), Sleep(0.05)), seconds=10)],  # endless 100s
@@ -551,7 +553,9 @@ def test_a_cancelled_send_leaves_no_connection_and_no_task(
     hostile: HostileServer, where: str
 ) -> None:
     started = head(200, "content-length: 1000") + b"x" * 10
-    first = [Request(), Hold(10)] if where == "head" else [Request(), Send(started), Hold(10)]
+    first: list[Step] = (
+        [Request(), Hold(10)] if where == "head" else [Request(), Send(started), Hold(10)]
+    )
     hostile.play(first, [Request(), Send(head(200, "content-length: 2") + b"{}")])
 
     async def go() -> RawResponse:

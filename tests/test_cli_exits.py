@@ -241,25 +241,3 @@ def test_unexpected_body(server: ScriptServer) -> None:
     assert run.code == 8
     [row] = run.rows
     assert row["error"] == "APIResponseValidationError" and row["exit_code"] == 8
-
-
-def test_the_exit_codes_are_one_table_that_help_and_readme_follow() -> None:
-    from pathlib import Path
-
-    from batchdelete.cli import _exits
-    from batchdelete.cli._parser import build_parser
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    start = readme.index("| code | meaning |")
-    rows = []
-    for line in readme[start:].splitlines()[2:]:
-        if not line.startswith("|"):
-            break
-        code, meaning = (cell.strip() for cell in line.strip("|").split("|", 1))
-        rows.append((int(code), meaning))
-    assert rows == [(code, meaning) for code, _, meaning in _exits.EXIT_CODES]
-    epilog = build_parser().epilog or ""
-    for code, word, _ in _exits.EXIT_CODES:
-        assert f"{code} {word}" in epilog
-    defined = {v for k, v in vars(_exits).items() if k.startswith("EXIT_") and isinstance(v, int)}
-    assert defined == {code for code, _, _ in _exits.EXIT_CODES}

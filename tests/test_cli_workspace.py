@@ -181,9 +181,9 @@ def test_a_workspace_header_from_elsewhere_is_sent_and_recorded(
     """Only a `workspace_id=` given to the client is checked: a workspace
     header from elsewhere (a profile's, the SDK's literal "default" among
     them; here through default_headers) is left to the API, and recorded."""
-    batch = api.add_batch("ended", workspace_id=WS_A).id
     journal = tmp_path / "run.jsonl"
     for value, status in ((WS_A, "deleted"), ("default", "failed")):
+        batch = api.add_batch("ended", workspace_id=WS_A).id
         headers = {HEADER: value}
         with bd.Client(api_key=KEY_A, base_url=api.base_url, default_headers=headers) as c:
             [outcome] = bd.delete_many(c, [batch], journal=journal)
@@ -209,12 +209,12 @@ def test_journal_lines_and_outcomes_carry_the_workspace(
     assert [(r["id"], r["workspace"]) for r in journal_lines(journal)] == [
         (r["id"], WS_A) for r in rows
     ]
-    # Without --workspace the key's own workspace acts, and null is recorded.
+    # Without --workspace the key's own workspace acts, and the answer names it.
     more = api.add_batch("ended", workspace_id=WS_A).id
     code, out, err = run(capsys, "delete", *mode, more, "--journal", str(journal), "--json")
-    assert code == 0 and json.loads(out)["workspace"] is None
+    assert code == 0 and json.loads(out)["workspace"] == WS_A
     assert journal_lines(journal)[-1]["id"] == more
-    assert journal_lines(journal)[-1]["workspace"] is None
+    assert journal_lines(journal)[-1]["workspace"] == WS_A
 
 
 def test_library_outcomes_carry_the_client_workspace(api: Emulator) -> None:
@@ -230,7 +230,7 @@ def test_library_outcomes_carry_the_client_workspace(api: Emulator) -> None:
 
 
 @MODES
-def test_a_resume_in_another_workspace_does_not_skip(
+def test_a_resume_in_another_workspace_skips_only_the_deleted(
     api: Emulator,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
@@ -246,12 +246,13 @@ def test_a_resume_in_another_workspace_does_not_skip(
     assert code == 0, err
     assert f"deleted {in_a}" in out and f"not found in {WS_A} {in_b}" in out
     assert ids_in(api, WS_B) == {in_b}
-    # In wrkspc_B, with its key: nothing skipped, as nothing was done there.
+    # In wrkspc_B, with its key: the one deleted is skipped (an id is unique across
+    # workspaces), the one not found in wrkspc_A is tried here, and deleted.
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY_B)
     code, out, err = run(capsys, *argv, "--workspace", WS_B)
     assert code == 0, err
-    assert f"deleted {in_b}" in out and f"not found in {WS_B} {in_a}" in out
-    assert "; 0 skipped as already done." in err
+    assert out.startswith(f"deleted {in_b}") and in_a not in out
+    assert "; 1 skipped as already done." in err
     assert api.batches() == []
     # Again in each: both are done there now, nothing is sent.
     before = deletes(api)
@@ -261,25 +262,29 @@ def test_a_resume_in_another_workspace_does_not_skip(
         assert code == 0 and out == "" and "; 2 skipped as already done." in err
     assert deletes(api) == before
     workspaces = [(line["id"], line["workspace"]) for line in journal_lines(Path(journal))]
-    assert sorted(workspaces) == sorted([(in_a, WS_A), (in_b, WS_A), (in_a, WS_B), (in_b, WS_B)])
+    assert sorted(workspaces) == sorted([(in_a, WS_A), (in_b, WS_A), (in_b, WS_B)])
 
 
 def test_an_older_journal_counts_as_no_workspace(
     api: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Lines written before the field existed have no "workspace": they are
-    done for a run that names none, not for one that names a workspace."""
+    """Lines written before the field existed have no "workspace": a deleted
+    one is done for every run (ids are unique across workspaces); a missing
+    one only for a run that names no workspace."""
     batch = api.add_batch("ended", workspace_id=WS_A).id
     journal = tmp_path / "old.jsonl"
-    old = {"id": batch, "status": "deleted", "canceled": False, "attempts": 1}
-    journal.write_text(json.dumps({**old, "request_id": None, "elapsed": 0.1}) + "\n")
+    old = {"canceled": False, "attempts": 1, "request_id": None, "elapsed": 0.1}
+    lines = [{"id": "msgbatch_deleted", "status": "deleted"}, {"id": batch, "status": "missing"}]
+    journal.write_text("".join(json.dumps({**line, **old}) + "\n" for line in lines))
     with bd.Journal(journal) as log:
-        assert log.done == log.done_in(None) == {batch} and log.done_in(WS_A) == set()
+        assert log.done == log.done_in(None) == {"msgbatch_deleted", batch}
+        assert log.done_in(WS_A) == {"msgbatch_deleted"}
         assert log.pending([batch]) == [] and log.pending([batch], workspace=WS_A) == [batch]
     code, out, err = run(capsys, "delete", batch, "--journal", str(journal))
     assert code == 0 and out == "" and "1 skipped as already done" in err
-    code, out, err = run(capsys, "delete", batch, "--journal", str(journal), "--workspace", WS_A)
-    assert code == 0 and out.startswith(f"deleted {batch}") and "0 skipped" in err
+    argv = ["delete", batch, "msgbatch_deleted", "--journal", str(journal)]
+    code, out, err = run(capsys, *argv, "--workspace", WS_A)
+    assert code == 0 and out.startswith(f"deleted {batch}") and "1 skipped" in err
     assert api.batches() == []
 
 
@@ -299,17 +304,17 @@ def test_a_prune_resume_keeps_to_its_workspace(
     other = api.add_batch("ended", age=7200, workspace_id=WS_B).id
     journal = tmp_path / "prune.jsonl"
     with bd.Journal(journal) as log:
-        for batch_id in ids[:2]:  # done in wrkspc_A: skipped
+        for batch_id in ids[:2]:  # recorded deleted in wrkspc_A: skipped
             log.record(bd.Outcome(batch_id, "deleted", attempts=1, workspace=WS_A))
-        for batch_id in ids[2:4]:  # done elsewhere: deleted here all the same
+        for batch_id in ids[2:4]:  # not found elsewhere: deleted here all the same
             log.record(bd.Outcome(batch_id, "missing", attempts=1, workspace=WS_B))
-        log.record(bd.Outcome(ids[4], "deleted", attempts=1))  # no workspace named
+        log.record(bd.Outcome(ids[4], "deleted", attempts=1))  # deleted: skipped anywhere
     argv = ["prune", *mode, "--older-than", "1h", "--yes", "--journal", str(journal)]
     code, out, err = run(capsys, *argv, "--workspace", WS_A)
     assert code == 0, err
-    assert sorted(line.split()[1] for line in out.splitlines()) == sorted(ids[2:])
-    assert "; 2 skipped as already done." in err
-    assert ids_in(api, WS_A) == set(ids[:2]) and ids_in(api, WS_B) == {other}
+    assert sorted(line.split()[1] for line in out.splitlines()) == sorted([*ids[2:4], ids[5]])
+    assert "; 3 skipped as already done." in err
+    assert ids_in(api, WS_A) == {*ids[:2], ids[4]} and ids_in(api, WS_B) == {other}
     assert all(line["workspace"] == WS_A for line in journal_lines(journal)[5:])
 
 
@@ -326,8 +331,8 @@ def test_not_found_names_the_workspace(
     argv = ["delete", *mode, in_a, in_b, "--missing-ok", "--report", str(report)]
     code, out, err = run(capsys, *argv, "--workspace", WS_A)
     assert code == 0, err
-    assert f"not found in {WS_A} {in_b}  (deleted already, or in another workspace;" in out
-    assert "already gone" not in out + err
+    assert f"not found in {WS_A} {in_b}  (already gone, or in another workspace;" in out
+    assert not any(line.startswith("already gone") for line in out.splitlines())
     assert f"1 deleted (0 after canceling), 1 not found in {WS_A}, 0 failed" in err
     with report.open(newline="") as f:
         rows = {r["id"]: r for r in csv.DictReader(f)}
@@ -340,15 +345,29 @@ def test_not_found_names_the_workspace(
     assert f"(Looked for in workspace {WS_A} only: a batch of another workspace" in err
 
 
-def test_not_found_without_a_workspace_is_already_gone(
+def test_not_found_without_a_workspace_names_the_credentials_one(
     api: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    # No --workspace: the key is bound to one, and the answers name it
+    # (anthropic-workspace-id), so that is where the batches were looked for.
     report = tmp_path / "report.jsonl"
     argv = ["delete", "msgbatch_gone", "msgbatch_gone2", "--missing-ok", "--report", str(report)]
     code, out, err = run(capsys, *argv)
-    assert code == 0 and out.startswith("already gone msgbatch_gone")
-    assert "2 already gone" in err and "not found in" not in out + err
-    assert [json.loads(r)["workspace"] for r in report.read_text().splitlines()] == [None] * 2
+    keys = WS_A  # the key in ANTHROPIC_API_KEY is bound to it
+    assert code == 0 and out.startswith(f"not found in {keys} msgbatch_gone  (")
+    assert f"2 not found in {keys}" in err
+    rows = [json.loads(r) for r in report.read_text().splitlines()]
+    assert [r["workspace"] for r in rows] == [keys] * 2
+
+
+def test_a_missing_batch_without_a_known_workspace_is_already_gone() -> None:
+    # An answer that names no workspace (and no --workspace): the plain wording.
+    from batchdelete.cli._summary import _text_line
+
+    outcome = bd.Outcome("msgbatch_gone", "missing", False, 1, "req_1", 0.0)
+    assert _text_line(outcome, "urllib3") == "already gone msgbatch_gone  (request id req_1)\n"
+    named = bd.Outcome("msgbatch_gone", "missing", False, 1, "req_1", 0.0, workspace=WS_A)
+    assert _text_line(named, "urllib3").startswith(f"not found in {WS_A} msgbatch_gone  (")
 
 
 def test_get_and_json_name_the_workspace(api: Emulator, capsys: pytest.CaptureFixture[str]) -> None:

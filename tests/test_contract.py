@@ -483,7 +483,7 @@ def test_retry_after_http_date(make_client: MakeClient, server: ScriptServer) ->
 def test_backoff_grows_between_retries(make_client: MakeClient, server: ScriptServer) -> None:
     server.script(*[error_reply(500, "api_error", "x")] * 4)
     client = make_client(max_retries=4)
-    client._random = lambda: 0.0  # type: ignore[method-assign]
+    client._random = lambda: 0.0
     client.delete("msgbatch_1")
     assert client.slept == [0.5, 1.0, 2.0, 4.0]  # type: ignore[attr-defined]
 

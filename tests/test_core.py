@@ -34,7 +34,7 @@ class Scripted(bd.Transport):
 
 def _client(transport: Scripted, **kwargs: object) -> bd.Client:
     client = bd.Client(api_key="k", base_url="https://example.test", transport=transport, **kwargs)  # type: ignore[arg-type]
-    client._sleep = lambda s: None  # type: ignore[method-assign]
+    client._sleep = lambda s: None
     return client
 
 
@@ -97,8 +97,8 @@ def test_deadline_shrinks_attempt_timeouts(monkeypatch: pytest.MonkeyPatch) -> N
     def sleep(seconds: float) -> None:
         clock[0] += seconds + 7.0  # the wait and a slow world
 
-    client._sleep = sleep  # type: ignore[method-assign]
-    client._random = lambda: 0.0  # type: ignore[method-assign]
+    client._sleep = sleep
+    client._random = lambda: 0.0
     client.delete("b")
     first, second = t.specs
     assert first.timeout == bd.Timeout(connect=5, read=10, deadline=None)
@@ -115,7 +115,7 @@ def test_deadline_already_passed_before_a_retry(monkeypatch: pytest.MonkeyPatch)
     def sleep(seconds: float) -> None:
         clock[0] += 5.0
 
-    client._sleep = sleep  # type: ignore[method-assign]
+    client._sleep = sleep
     with pytest.raises(bd.APITimeoutError, match="deadline of 1 s passed before attempt 2"):
         client.delete("b")
     assert len(t.specs) == 1

@@ -47,7 +47,7 @@ def client(batch_emulator: Emulator, transport_name: str) -> bd.Client:
         transport=transport_name,
     )
     c.slept = []  # type: ignore[attr-defined]
-    c._sleep = c.slept.append  # type: ignore[attr-defined,method-assign]
+    c._sleep = c.slept.append  # type: ignore[attr-defined]
     return c
 
 

@@ -327,7 +327,7 @@ def test_a_workspace_token_sees_only_its_workspace(
     assert info.value.status_code == 403 and WS_A in info.value.message
     assert sdk.messages.batches.retrieve(in_a.id, workspace_id=WS_A).id == in_a.id
     created = sdk.messages.batches.create(
-        requests=[{"custom_id": "a", "params": {"model": "m", "max_tokens": 1, "messages": []}}]  # type: ignore[list-item]
+        requests=[{"custom_id": "a", "params": {"model": "m", "max_tokens": 1, "messages": []}}]
     )
     assert [b["id"] for b in api.batches(WS_A)] == [in_a.id, created.id]
     sdk.close()

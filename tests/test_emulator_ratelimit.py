@@ -158,6 +158,13 @@ def test_remaining_counts_down_and_reset_is_when_full(batch_emulator: Emulator) 
     assert datetime.fromisoformat(headers[RESET].replace("Z", "+00:00")).tzinfo == timezone.utc
 
 
+def limit_now(api: Emulator) -> int | None:
+    """The emulator's limit, read through a call: mypy keeps a property narrowed
+    by an earlier assert, and would take the code after an `is None` for
+    unreachable and leave it unchecked."""
+    return api.requests_per_minute
+
+
 @pytest.mark.batch_emulator(requests_per_minute=2)
 def test_the_limit_changes_at_run_time(batch_emulator: Emulator) -> None:
     api = batch_emulator
@@ -169,7 +176,7 @@ def test_the_limit_changes_at_run_time(batch_emulator: Emulator) -> None:
     api.clock.advance(12)
     assert raw(api, "GET", LIST)[0] == 200
     api.set_rate_limit(None)
-    assert api.requests_per_minute is None
+    assert limit_now(api) is None
     for _ in range(10):
         status, headers, _ = raw(api, "GET", LIST)
         assert status == 200 and LIMIT not in headers

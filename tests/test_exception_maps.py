@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import inspect
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 import aiohttp
@@ -17,16 +18,18 @@ import urllib3.exceptions
 from anyio.from_thread import BlockingPortal
 
 import batchdelete as bd
-import batchdelete_aiohttp
-import batchdelete_httpx
+import batchdelete_aiohttp_support
 import batchdelete_httpx_async
+import batchdelete_httpx_common
 import batchdelete_requests
 import batchdelete_urllib3
 from tests.asyncclients import run_blocking
 
 
-def _exception_classes(module: ModuleType, names: list[str] | None = None) -> list[type]:
-    found = []
+def _exception_classes(
+    module: ModuleType, names: Sequence[str] | None = None
+) -> list[type[BaseException]]:
+    found: list[type[BaseException]] = []
     for name in names if names is not None else dir(module):
         obj = getattr(module, name)
         if (
@@ -46,19 +49,23 @@ AIOHTTP_CLASSES = list(
         + _exception_classes(aiohttp.http_exceptions)
     )
 )
-CASES = [
+Table = dict[type[BaseException], type[bd.TransportError]]  # library exception -> ours
+ExceptionMap = Callable[[], Table]
+CASES: list[tuple[ExceptionMap, list[type[BaseException]]]] = [
     (batchdelete_urllib3.exception_map, _exception_classes(urllib3.exceptions)),
     (batchdelete_requests.exception_map, _exception_classes(requests.exceptions)),
-    (batchdelete_httpx.exception_map, _exception_classes(httpx, httpx.__all__)),
-    (batchdelete_aiohttp.exception_map, AIOHTTP_CLASSES),
+    (batchdelete_httpx_common.exception_map, _exception_classes(httpx, httpx.__all__)),
+    (batchdelete_aiohttp_support.exception_map, AIOHTTP_CLASSES),
 ]
 
 
 @pytest.mark.parametrize(
     ("mapping", "classes"), CASES, ids=["urllib3", "requests", "httpx", "aiohttp"]
 )
-def test_every_library_exception_is_mapped(mapping: object, classes: list[type]) -> None:
-    table = mapping()  # type: ignore[operator]
+def test_every_library_exception_is_mapped(
+    mapping: ExceptionMap, classes: list[type[BaseException]]
+) -> None:
+    table = mapping()
     assert len(classes) > 15
     missing = [c.__name__ for c in classes if c not in table]
     assert missing == []
@@ -68,9 +75,9 @@ def test_every_library_exception_is_mapped(mapping: object, classes: list[type])
 def test_timeouts_map_to_timeouts() -> None:
     u = batchdelete_urllib3.exception_map()
     r = batchdelete_requests.exception_map()
-    h = batchdelete_httpx.exception_map()
-    a = batchdelete_aiohttp.exception_map()
-    for table, classes in [
+    h = batchdelete_httpx_common.exception_map()
+    a = batchdelete_aiohttp_support.exception_map()
+    timeouts: list[tuple[Table, list[type[BaseException]]]] = [
         (
             a,
             [
@@ -83,7 +90,8 @@ def test_timeouts_map_to_timeouts() -> None:
         (u, [urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError]),
         (r, [requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout]),
         (h, [httpx.ConnectTimeout, httpx.ReadTimeout, httpx.PoolTimeout]),
-    ]:
+    ]
+    for table, classes in timeouts:
         assert all(table[c] is bd.TransportTimeoutError for c in classes)
     assert u[urllib3.exceptions.NewConnectionError] is bd.TransportConnectError
     assert h[httpx.ConnectError] is bd.TransportConnectError
@@ -93,7 +101,7 @@ def test_timeouts_map_to_timeouts() -> None:
 def test_async_httpx_shares_the_httpx_map() -> None:
     """One library, one table: the async httpx transport maps with the sync one's."""
     transport = batchdelete_httpx_async.HttpxAsyncTransport()
-    assert transport.exceptions == batchdelete_httpx.exception_map()
+    assert transport.exceptions == batchdelete_httpx_common.exception_map()
 
 
 def test_translate_uses_the_most_specific_class() -> None:

@@ -28,7 +28,7 @@ class Hooks:
         return lambda **kwargs: self.calls.append(name)
 
 
-def settings(hooks: Hooks | None = None, **changes: Any) -> FlowSettings:
+def settings(hooks: object = None, **changes: Any) -> FlowSettings:
     base = FlowSettings(
         transport="canned",
         hooks=hooks or Hooks(),

@@ -23,10 +23,10 @@ import pytest
 import trustme
 
 import batchdelete as bd
-import batchdelete_httpx
 from batchdelete import ConnectionOptions, RequestSpec, Timeout
 from batchdelete._registry import resolve_async_transport
 from batchdelete_httpx_async import HttpxAsyncTransport
+from batchdelete_httpx_common import exception_map
 from tests.conftest import API_KEY
 from tests.hostile import (
     CONTINUE,
@@ -143,7 +143,7 @@ def test_registered_as_the_async_httpx_transport() -> None:
     transport, owned = resolve_async_transport("httpx", ConnectionOptions(trust_env=False))
     assert isinstance(transport, HttpxAsyncTransport) and owned
     assert transport.name == "httpx" and transport.library_version == httpx.__version__
-    assert transport.exceptions == batchdelete_httpx.exception_map()
+    assert transport.exceptions == exception_map()
     native = httpx.AsyncClient()
     wrapped, _ = resolve_async_transport(native)
     assert isinstance(wrapped, HttpxAsyncTransport) and wrapped._native is not None

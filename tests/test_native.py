@@ -98,7 +98,7 @@ def test_responses_with_the_owned_session_too() -> None:
     responses.add(responses.DELETE, URL + "b1", status=500, body="down")
     responses.add(responses.DELETE, URL + "b1", json={"id": "b1", "type": "message_batch_deleted"})
     client = bd.Client(api_key=API_KEY, transport="requests")
-    client._sleep = lambda s: None  # type: ignore[method-assign]
+    client._sleep = lambda s: None
     assert client.with_raw_response.delete("b1").attempts == 2
 
 
@@ -173,7 +173,7 @@ def test_owned_transports_verify_tls_by_default() -> None:
     assert adapter._tls().verify_mode == ssl.CERT_REQUIRED  # type: ignore[attr-defined]
     owned = batchdelete_urllib3.Urllib3Transport()
     pool = owned._route("https://h.invalid").pool
-    context = pool.conn_kw["ssl_context"]  # type: ignore[attr-defined]
+    context = pool.conn_kw["ssl_context"]
     assert context is owned._tls() and context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
     client = batchdelete_httpx.HttpxTransport()._client

@@ -671,6 +671,7 @@ def test_the_deadline_passing_while_waiting_for_a_turn() -> None:
     flow = call_flow(call(bd.Timeout(deadline=30)), settings(), limiter)
     step = next(flow)
     ticket = limiter.pacer.admit(time.monotonic())
+    assert isinstance(ticket, Ticket)
     assert isinstance(flow.send(ticket), Send)
     assert isinstance(flow.send(rate_limited("1")), Admit)
     with pytest.raises(bd.APITimeoutError) as caught:
@@ -709,6 +710,7 @@ def test_closing_the_flow_in_the_middle_gives_the_slot_back() -> None:
     flow = call_flow(call(), settings(), limiter)
     assert isinstance(next(flow), Admit)
     ticket = limiter.pacer.admit(time.monotonic())
+    assert isinstance(ticket, Ticket)
     assert isinstance(flow.send(ticket), Send)
     assert limiter.pacer.in_flight == 1
     assert limiter.pacer.admit(time.monotonic()) is None

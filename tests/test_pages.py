@@ -50,8 +50,8 @@ def test_the_same_ids_and_pages_as_the_sdk(api: Emulator) -> None:
     sdk = anthropic.Anthropic(api_key=api.api_key, base_url=api.base_url, max_retries=0)
     ours = bd.Client(api_key=api.api_key, base_url=api.base_url, max_retries=0)
     for kwargs in ({"limit": 2}, {"limit": 3, "after_id": newest_first(api)[1]}):
-        theirs_page = sdk.messages.batches.list(**kwargs)  # type: ignore[arg-type]
-        our_page = ours.messages.batches.list(**kwargs)  # type: ignore[arg-type]
+        theirs_page = sdk.messages.batches.list(**kwargs)
+        our_page = ours.messages.batches.list(**kwargs)
         assert [b.id for b in our_page] == [b.id for b in theirs_page]
         assert [b.id for b in our_page.data] == [b.id for b in theirs_page.data]
         assert our_page.has_more == theirs_page.has_more

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import subprocess
 import sys
 import tracemalloc
@@ -223,24 +222,17 @@ def _peak_while_pruning(count: int, page: int) -> int:
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
-        env = {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "sk-ant-emulator-0000"}
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        saved = _delete.PAGE_SIZE
-        _delete.PAGE_SIZE = page
-        tracemalloc.start()
-        try:
-            with contextlib.redirect_stdout(Sink()), contextlib.redirect_stderr(Sink()):
-                code = cli.main(["prune", "--older-than", "0s", "--yes", "--json"])
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-            _delete.PAGE_SIZE = saved
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("ANTHROPIC_BASE_URL", url)
+            patch.setenv("ANTHROPIC_API_KEY", "sk-ant-emulator-0000")
+            patch.setattr(_delete, "PAGE_SIZE", page)  # the name the command reads
+            tracemalloc.start()
+            try:
+                with contextlib.redirect_stdout(Sink()), contextlib.redirect_stderr(Sink()):
+                    code = cli.main(["prune", "--older-than", "0s", "--yes", "--json"])
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
         assert code == 0
         return peak
     finally:

@@ -360,7 +360,7 @@ def test_interim_answers_on_a_kept_alive_connection(
     # Before and after them, requests whose options are all cached on the handle.
     early = b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
     hostile.play(
-        [*[Request(), Send(ok())], Request(), Send(CONTINUE + early + ok()), Request(), Send(ok())]
+        [Request(), Send(ok()), Request(), Send(CONTINUE + early + ok()), Request(), Send(ok())]
     )
     for _ in range(3):
         response = transport.send(spec(hostile.url))

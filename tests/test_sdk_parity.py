@@ -118,8 +118,9 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def attr(obj: object, name: str) -> object:
-    """An attribute, or the name of the exception reading it raised."""
+def attr(obj: object, name: str) -> Any:
+    """An attribute, or the name of the exception reading it raised (Any: the
+    two sides' objects are of different classes, read by duck typing)."""
     try:
         return getattr(obj, name)
     except Exception as exc:
@@ -334,7 +335,7 @@ def _(s: Side) -> Outcome:
         ("DefaultHttpxClient()", lambda: anthropic.DefaultHttpxClient(verify=tls_context())),
         ("requests.Session()", requests.Session),
     ):
-        outcome[label] = works(lambda n=native: s.client(http_client=n()))
+        outcome[label] = works(lambda: s.client(http_client=native()))  # called at once
     return outcome
 
 
@@ -645,8 +646,8 @@ def _(s: Side) -> Outcome:
     outcome: Outcome = {}
     for label, value in (("None", None), ("Omit()", anthropic.Omit())):
         before = len(s.sent())
-        error = attempt(
-            lambda v=value: client.messages.batches.retrieve(ENDED, extra_headers={"x-team": v})
+        error = attempt(  # calls at once
+            lambda: client.messages.batches.retrieve(ENDED, extra_headers={"x-team": value})
         )
         if isinstance(error, str):
             outcome[label] = error
@@ -999,10 +1000,11 @@ def _(s: Side) -> Outcome:
     refused = s.client(base_url=f"http://127.0.0.1:{closed_port()}")
     s.api.inject(delay=1.0)
     outcome: Outcome = {}
-    for label, call in (
+    calls: list[tuple[str, Callable[[], object]]] = [
         ("APIConnectionError", lambda: refused.messages.batches.retrieve(ENDED)),
         ("APITimeoutError", lambda: s.client().messages.batches.retrieve(ENDED, timeout=0.2)),
-    ):
+    ]
+    for label, call in calls:
         try:
             call()
         except Exception as exc:
@@ -1043,10 +1045,11 @@ def _(s: Side) -> Outcome:
     refused_url = f"http://127.0.0.1:{closed_port()}"
     refused = s.client(base_url=refused_url)
     outcome: Outcome = {}
-    for label, call in (
+    calls: list[tuple[str, Callable[[], object]]] = [
         ("404", lambda: s.client().messages.batches.retrieve(MISSING)),
         ("connection", lambda: refused.messages.batches.retrieve(ENDED)),
-    ):
+    ]
+    for label, call in calls:
         try:
             call()
         except Exception as exc:
@@ -1066,10 +1069,10 @@ def run_side(row: Row, name: str, monkeypatch: pytest.MonkeyPatch) -> Outcome:
         finally:
             for client in side.clients:
                 client.close()
-        return normalized(outcome, api.base_url)
+        return {label: normalized(value, api.base_url) for label, value in outcome.items()}
 
 
-def normalized(value: Any, base_url: str) -> Any:
+def normalized(value: object, base_url: str) -> object:
     """The outcome with this side's emulator URL as "{base_url}"."""
     if isinstance(value, str):
         return value.replace(base_url, "{base_url}")

@@ -20,6 +20,7 @@ import pytest
 
 import batchdelete as bd
 import batchdelete_stdlib as st
+import batchdelete_stdlib_conn as stdlib_conn
 from batchdelete import guards
 from tests.conftest import API_KEY
 
@@ -194,9 +195,10 @@ def client(server: RawServer, **kw: object) -> bd.Client:
 
 
 def test_stands_on_http_client(transport: st.StdlibTransport) -> None:
-    assert issubclass(st._HTTPConnection, http.client.HTTPConnection)
-    assert issubclass(st._HTTPSConnection, http.client.HTTPSConnection)
-    for cls in (st._HTTPConnection, st._HTTPSConnection):
+    # the connection classes the transport imports from its helper module
+    assert issubclass(stdlib_conn.HTTPConnection, http.client.HTTPConnection)
+    assert issubclass(stdlib_conn.HTTPSConnection, http.client.HTTPSConnection)
+    for cls in (stdlib_conn.HTTPConnection, stdlib_conn.HTTPSConnection):
         assert issubclass(cls.response_class, guards.StrictHTTPResponse)
     context = transport._context()
     assert context is transport._context()  # built once

@@ -375,21 +375,26 @@ def _pycurl(setup: Setup) -> tuple[Call, Close]:
     return call, curl.close
 
 
+_BUILDERS: dict[str, Callable[[Setup], tuple[Call, Close]]] = {
+    FLOOR: _floor,
+    SDK: _sdk,
+    "bare urllib3": lambda setup: _urllib3(setup, bare=True),
+    "default urllib3": lambda setup: _urllib3(setup, bare=False),
+    "bare httpx": lambda setup: _httpx(setup, bare=True),
+    "default httpx": lambda setup: _httpx(setup, bare=False),
+    "bare requests": lambda setup: _requests(setup, bare=True),
+    "default requests": lambda setup: _requests(setup, bare=False),
+    "bare http.client": _http_client,
+    "bare pycurl": _pycurl,
+}
+
+
 def make(name: str, setup: Setup) -> tuple[Call, Close]:
-    if name == FLOOR:
-        return _floor(setup)
+    """The call and the close of the client `name`: a `batchdelete[<transport>]`
+    or one of `_BUILDERS`."""
     if name.startswith("batchdelete["):
         return _ours(name[12:-1], setup)
-    if name == SDK:
-        return _sdk(setup)
-    if name in ("bare urllib3", "default urllib3"):
-        return _urllib3(setup, bare=name.startswith("bare"))
-    if name in ("bare httpx", "default httpx"):
-        return _httpx(setup, bare=name.startswith("bare"))
-    if name in ("bare requests", "default requests"):
-        return _requests(setup, bare=name.startswith("bare"))
-    if name == "bare http.client":
-        return _http_client(setup)
-    if name == "bare pycurl":
-        return _pycurl(setup)
-    raise ValueError(f"unknown client {name!r}")
+    build = _BUILDERS.get(name)
+    if build is None:
+        raise ValueError(f"unknown client {name!r}")
+    return build(setup)

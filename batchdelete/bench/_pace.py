@@ -215,7 +215,18 @@ def _window_pace(stamps: list[float], start: float, width: float) -> float:
     return sum(1 for t in stamps if start <= t < start + width) * 60 / width
 
 
-def change_run(mode: str, s: PaceSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _ChangedRun:
+    """A run whose rate limit was lowered part-way, before the analysis."""
+
+    row: dict[str, Any]  # the run's figures
+    ok: list[float]  # when each successful answer came (monotonic)
+    started: float
+    elapsed: float
+    changed_at: float | None  # None: the run ended before the change
+
+
+def _run_with_a_change(mode: str, s: PaceSettings) -> _ChangedRun:
     recorder = Stamps()
     batchdelete.register_plugin(recorder, name="pace-bench-stamps")
     try:
@@ -235,30 +246,21 @@ def change_run(mode: str, s: PaceSettings) -> dict[str, Any]:
                 outcomes, elapsed, transport = _paced(mode, api, ids, s.ceiling, watch)
             finally:
                 timer.cancel()
-            ended = started + elapsed
             row = _figures(api, s.change_batches, outcomes, elapsed, s.limit, s.burst)
     finally:
         batchdelete.unregister_plugin(recorder)
-    # the allowed rate changed mid-run: the share of it is computed below
+    # the allowed rate changed mid-run: the share of it is computed by change_run
     row.update(mode=mode, transport=transport, ceiling=s.ceiling)
     row.update(limit=s.limit, burst=s.burst, new_limit=s.new_limit, new_burst=s.new_burst)
     row.update(watch.figures())
     ok = [t for t, status in recorder.seen if status < 400]
+    return _ChangedRun(row, ok, started, elapsed, changed[0] if changed else None)
+
+
+def _following(ok: list[float], at: float, ended: float, s: PaceSettings) -> dict[str, Any]:
+    """How the pace followed the limit lowered at `at`: within how many
+    seconds, whether it stayed in the band, and the pace after."""
     w = s.window
-    row["window_s"] = w
-    row["windows"] = [
-        {"from_s": round(k * w, 3), "pace_per_min": round(_window_pace(ok, started + k * w, w), 1)}
-        for k in range(int(elapsed // w))
-    ]
-    if not changed:  # the run ended before the change: nothing to follow
-        row.update(changed_at_s=None, follows_within_s=None, stays=None)
-        row.update(pace_before=None, pace_after=None, share_of_allowed=None)
-        return row
-    at = changed[0]
-    row["changed_at_s"] = round(at - started, 3)
-    # before: the full windows after the first (the initial burst) up to the change
-    before = [t for t in ok if started + w <= t < at]
-    row["pace_before"] = len(before) * 60 / (at - started - w) if at - started > w else None
     # follows: the first window starting at or after the change (0.1-s steps)
     # whose pace is within the band; N s = that window's end after the change
     low, high = s.new_limit * (1 - FOLLOW_BAND), s.new_limit * (1 + FOLLOW_BAND)
@@ -270,17 +272,41 @@ def change_run(mode: str, s: PaceSettings) -> dict[str, Any]:
             follows = step * 0.1 + w
             break
         step += 1
-    row["follows_within_s"] = None if follows is None else round(follows, 1)
     stays = None
     if follows is not None:
         stays = all(
             low <= _window_pace(ok, at + k * 0.1, w) <= high
             for k in range(step, int((ended - at - w) / 0.1) + 1)
         )
-    row["stays"] = stays
     after = [t for t in ok if t >= at + (follows or 0.0)]
     span = ended - at - (follows or 0.0)
-    row["pace_after"] = len(after) * 60 / span if span > 0 else None
+    return {
+        "follows_within_s": None if follows is None else round(follows, 1),
+        "stays": stays,
+        "pace_after": len(after) * 60 / span if span > 0 else None,
+    }
+
+
+def change_run(mode: str, s: PaceSettings) -> dict[str, Any]:
+    run = _run_with_a_change(mode, s)
+    row, ok, started, elapsed = run.row, run.ok, run.started, run.elapsed
+    ended = started + elapsed
+    w = s.window
+    row["window_s"] = w
+    row["windows"] = [
+        {"from_s": round(k * w, 3), "pace_per_min": round(_window_pace(ok, started + k * w, w), 1)}
+        for k in range(int(elapsed // w))
+    ]
+    if run.changed_at is None:  # the run ended before the change: nothing to follow
+        row.update(changed_at_s=None, follows_within_s=None, stays=None)
+        row.update(pace_before=None, pace_after=None, share_of_allowed=None)
+        return row
+    at = run.changed_at
+    row["changed_at_s"] = round(at - started, 3)
+    # before: the full windows after the first (the initial burst) up to the change
+    before = [t for t in ok if started + w <= t < at]
+    row["pace_before"] = len(before) * 60 / (at - started - w) if at - started > w else None
+    row.update(_following(ok, at, ended, s))
     # the first bucket and each rate's refill; the change only caps the tokens kept
     allowed = s.burst + s.limit / 60 * (at - started) + s.new_limit / 60 * (ended - at)
     row["allowed"] = allowed

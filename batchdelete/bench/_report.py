@@ -3,6 +3,7 @@ ratios from the one run, never timed tests), and the recommendation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import _async, _pace_table
@@ -60,7 +61,8 @@ def _async_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def table(results: dict[str, Any]) -> str:
+def _heading(results: dict[str, Any]) -> list[str]:
+    """The run's title, how every client connected, and the server floor."""
     lines = [f"batchdelete benchmarks, {results['date']}, {results['command']}"]
     how = results.get("connection", {})
     notes = [
@@ -79,50 +81,92 @@ def table(results: dict[str, Any]) -> str:
             f"Server floor (raw-socket round trip, server included): "
             f"{results['server_floor_us']:.0f} us",
         ]
-    if "latency" in results:
-        lines += _latency(results)
-    if "layer_cost" in results:
-        lines += ["", "Layer cost, batchdelete[T] / bare T, alternating in one process:"]
-        for t, r in results["layer_cost"].items():
-            lines.append(
-                f"  {t:<10} {r['ratio']:.3f}  (rounds: {', '.join(map(str, r['ratios']))})"
-            )
-    if "throughput" in results:
-        lines += ["", "Throughput, one Client shared by N threads:"]
-        for t, rows in results["throughput"].items():
-            cells = ", ".join(
-                f"{r['workers']}: {r['rps']:.0f} req/s, {r['connections_opened']} conn"
-                for r in rows
-            )
-            lines.append(f"  {t:<10} {cells}")
-    if "async_throughput" in results:
-        lines += _async_lines(results)
-    if "cold_start" in results:
-        lines += ["", "Cold start to the first completed delete (fresh process):"]
-        for name, r in results["cold_start"].items():
-            sdk = f"  x SDK {r['ratio_to_sdk']:.2f}" if "ratio_to_sdk" in r else ""
-            lines.append(f"  {name:<22}{r['ms']:>7.0f} ms{sdk}")
-    if "decode" in results:
-        lines += ["", "Decoding a delete response:"]
-        for name, r in results["decode"]["results"].items():
-            lines.append(f"  {name:<24}{r['ns']:>7.0f} ns  x bare {r['ratio_to_bare']:.2f}")
-        for name, why in results["decode"]["skipped"].items():
-            lines.append(f"  {name:<24} skipped: {why}")
-    if "pace" in results:
-        lines += ["", _pace_table.table(results["pace"])]
-    if results.get("skipped"):
-        lines += ["", "Skipped:"]
-        lines += [f"  {name}: {why}" for name, why in results["skipped"].items()]
-    if results.get("failed"):
-        lines += ["", "Failed (left out of the figures):"]
-        for section, rows in results["failed"].items():
-            lines += [f"  {section}: {name}: {why}" for name, why in rows.items()]
-    if results.get("targets"):
-        lines += ["", "Targets:"]
-        for name, t in results["targets"].items():
-            lines.append(
-                f"  {'met ' if t['met'] else 'MISS'} {name}: {t['value']:.3f} ({t['goal']})"
-            )
+    return lines
+
+
+def _layer_cost(results: dict[str, Any]) -> list[str]:
+    lines = ["", "Layer cost, batchdelete[T] / bare T, alternating in one process:"]
+    for t, r in results["layer_cost"].items():
+        lines.append(f"  {t:<10} {r['ratio']:.3f}  (rounds: {', '.join(map(str, r['ratios']))})")
+    return lines
+
+
+def _throughput(results: dict[str, Any]) -> list[str]:
+    lines = ["", "Throughput, one Client shared by N threads:"]
+    for t, rows in results["throughput"].items():
+        cells = ", ".join(
+            f"{r['workers']}: {r['rps']:.0f} req/s, {r['connections_opened']} conn" for r in rows
+        )
+        lines.append(f"  {t:<10} {cells}")
+    return lines
+
+
+def _cold_start(results: dict[str, Any]) -> list[str]:
+    lines = ["", "Cold start to the first completed delete (fresh process):"]
+    for name, r in results["cold_start"].items():
+        sdk = f"  x SDK {r['ratio_to_sdk']:.2f}" if "ratio_to_sdk" in r else ""
+        lines.append(f"  {name:<22}{r['ms']:>7.0f} ms{sdk}")
+    return lines
+
+
+def _decode(results: dict[str, Any]) -> list[str]:
+    lines = ["", "Decoding a delete response:"]
+    for name, r in results["decode"]["results"].items():
+        lines.append(f"  {name:<24}{r['ns']:>7.0f} ns  x bare {r['ratio_to_bare']:.2f}")
+    for name, why in results["decode"]["skipped"].items():
+        lines.append(f"  {name:<24} skipped: {why}")
+    return lines
+
+
+def _pace(results: dict[str, Any]) -> list[str]:
+    return ["", _pace_table.table(results["pace"])]
+
+
+def _skipped(results: dict[str, Any]) -> list[str]:
+    return ["", "Skipped:"] + [f"  {name}: {why}" for name, why in results["skipped"].items()]
+
+
+def _failed(results: dict[str, Any]) -> list[str]:
+    lines = ["", "Failed (left out of the figures):"]
+    for section, rows in results["failed"].items():
+        lines += [f"  {section}: {name}: {why}" for name, why in rows.items()]
+    return lines
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    lines = ["", "Targets:"]
+    for name, t in results["targets"].items():
+        lines.append(f"  {'met ' if t['met'] else 'MISS'} {name}: {t['value']:.3f} ({t['goal']})")
+    return lines
+
+
+# After the heading, in this order: the key of each section in the results, and
+# how it is written; a section that did not run (or, for the last three, is
+# empty) is left out.
+_SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], list[str]]], ...] = (
+    ("latency", _latency),
+    ("layer_cost", _layer_cost),
+    ("throughput", _throughput),
+    ("async_throughput", _async_lines),
+    ("cold_start", _cold_start),
+    ("decode", _decode),
+    ("pace", _pace),
+)
+_IF_NOT_EMPTY: tuple[tuple[str, Callable[[dict[str, Any]], list[str]]], ...] = (
+    ("skipped", _skipped),
+    ("failed", _failed),
+    ("targets", _targets),
+)
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = _heading(results)
+    for key, write in _SECTIONS:
+        if key in results:
+            lines += write(results)
+    for key, write in _IF_NOT_EMPTY:
+        if results.get(key):
+            lines += write(results)
     return "\n".join(lines)
 
 

@@ -144,6 +144,54 @@ def _plan(run_: Run, sections: tuple[str, ...], rows: dict[str, list[str]]) -> N
     p.plan(sum(steps[name] for name in sections))
 
 
+def _setup(stack: ExitStack, options: Options, server: bool, env: dict[str, str]) -> Setup:
+    """Where the clients connect: the benchmark server if a section needs it
+    (started on `stack`; over TLS with a CA made for the run with --tls;
+    through the environment's proxy with --through-proxy)."""
+    ca, files = None, None
+    if options.tls and server:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="batchdelete-bench-"))
+        ca, cert, key = _tls.make_files(Path(tmp))
+        files = (cert, key)
+    url = start_server(stack, files, env) if server else "http://127.0.0.1"
+    proxy = environment_proxy(url) if options.through_proxy and server else None
+    return Setup(url=url, ca=ca, proxy=proxy)
+
+
+def _measure(
+    results: dict[str, Any],
+    run_: Run,
+    sections: tuple[str, ...],
+    found: tuple[list[str], list[str]],
+    names: list[str],
+    cold: dict[str, str],
+) -> None:
+    """Run each of the local sections chosen, in order, into `results`."""
+    s, progress = run_.settings, run_.progress
+    sync, asynchronous = found
+    if "decode" in sections:
+        progress.step("decode")
+        results["decode"] = _decode.run(s.decode_rounds, s.decode_n)
+    if "latency" in sections:
+        results["latency"] = latency(run_, names)
+        # The raw-socket client is the floor: the server's own cost plus the kernel's.
+        if _clients.FLOOR in results["latency"]:
+            results["server_floor_us"] = results["latency"][_clients.FLOOR]["median_us"]
+    if "layer" in sections:
+        results["layer_cost"] = layer_cost(run_, sync)
+    if "throughput" in sections:
+        results["throughput"] = throughput(run_, sync)
+    if "async" in sections:
+        results["async_throughput"] = async_throughput(run_, asynchronous)
+        results["async_layer_cost"] = async_layer_cost(run_, asynchronous)
+    if "coldstart" in sections:
+        failed: dict[str, str] = {}
+        keep = {k: v for k, v in cold.items() if not run_.is_failed(k)}
+        results["cold_start"] = _coldstart.run(keep, s.cold_rounds, run_.env, progress, failed)
+        if failed:
+            run_.failed["cold_start"] = failed
+
+
 def _local(
     results: dict[str, Any],
     options: Options,
@@ -159,18 +207,11 @@ def _local(
         results["parameters"] = vars(s)
     env = child_environment(options.through_proxy)
     with ExitStack() as stack:
-        ca, files = None, None
-        if options.tls and server:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="batchdelete-bench-"))
-            ca, cert, key = _tls.make_files(Path(tmp))
-            files = (cert, key)
-        url = start_server(stack, files, env) if server else "http://127.0.0.1"
-        proxy = environment_proxy(url) if options.through_proxy and server else None
-        setup = Setup(url=url, ca=ca, proxy=proxy)
+        setup = _setup(stack, options, server, env)
         results["connection"] = {
             "endpoint": "a benchmark server on 127.0.0.1" if server else None,
-            "tls": ca is not None,
-            "proxy": mask_userinfo(proxy) if proxy else None,
+            "tls": setup.ca is not None,
+            "proxy": mask_userinfo(setup.proxy) if setup.proxy else None,
         }
         run_ = Run(setup, s, stack, env, progress)
         names, skipped_rows = _clients.rows(sync, setup)
@@ -184,27 +225,7 @@ def _local(
             skipped.update({f"cold start: {k}": v for k, v in cold_skipped.items()})
         rows = {"sync": sync, "async": asynchronous, "latency": names}
         _plan(run_, sections, {**rows, "async_names": async_names, "cold": list(cold)})
-        if "decode" in sections:
-            progress.step("decode")
-            results["decode"] = _decode.run(s.decode_rounds, s.decode_n)
-        if "latency" in sections:
-            results["latency"] = latency(run_, names)
-            # The raw-socket client is the floor: the server's own cost plus the kernel's.
-            if _clients.FLOOR in results["latency"]:
-                results["server_floor_us"] = results["latency"][_clients.FLOOR]["median_us"]
-        if "layer" in sections:
-            results["layer_cost"] = layer_cost(run_, sync)
-        if "throughput" in sections:
-            results["throughput"] = throughput(run_, sync)
-        if "async" in sections:
-            results["async_throughput"] = async_throughput(run_, asynchronous)
-            results["async_layer_cost"] = async_layer_cost(run_, asynchronous)
-        if "coldstart" in sections:
-            failed: dict[str, str] = {}
-            keep = {k: v for k, v in cold.items() if not run_.is_failed(k)}
-            results["cold_start"] = _coldstart.run(keep, s.cold_rounds, env, progress, failed)
-            if failed:
-                run_.failed["cold_start"] = failed
+        _measure(results, run_, sections, found, names, cold)
     if "pace" in sections:
         results["pace"] = _pace.run(options.quick, progress.step)
     return run_

@@ -89,18 +89,41 @@ def latency(
     the sync clients in one and the async ones in another: a real
     endpoint), the rounds interleaving the clients. Async clients are named
     "async:<row>"; their rows drop the prefix."""
+    workers = _latency_workers(run, names, shared)
+    rounds = _latency_rounds(run, names, workers, interval, section, shared)
+    done = {
+        name.removeprefix("async:"): rs
+        for name, rs in rounds.items()
+        if not run.is_failed(name.removeprefix("async:"))
+    }
+    return {name: _latency_row(name, rs, done) for name, rs in done.items()}
+
+
+def _latency_workers(run: Run, names: list[str], shared: bool) -> dict[str, Worker]:
+    """The worker process of each client: its own, or with `shared`, one
+    for the sync clients and one for the async ones."""
+    if not shared:
+        return {name: run.worker(name) for name in names}
+    pools = {
+        kind: run.worker(kind)
+        for kind in ("clients:", "async:clients:")
+        if any(n.startswith("async:") == (kind != "clients:") for n in names)
+    }
+    return {n: pools["async:clients:" if n.startswith("async:") else "clients:"] for n in names}
+
+
+def _latency_rounds(
+    run: Run,
+    names: list[str],
+    workers: dict[str, Worker],
+    interval: float,
+    section: str,
+    shared: bool,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each client's answer in each round, the order reversed every other
+    round; a client that fails is left out from then on. The workers are
+    done with at the end."""
     s = run.settings
-    if shared:
-        pools = {
-            kind: run.worker(kind)
-            for kind in ("clients:", "async:clients:")
-            if any(n.startswith("async:") == (kind != "clients:") for n in names)
-        }
-        workers = {
-            n: pools["async:clients:" if n.startswith("async:") else "clients:"] for n in names
-        }
-    else:
-        workers = {name: run.worker(name) for name in names}
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for r in range(s.rounds):
         order = names if r % 2 == 0 else list(reversed(names))
@@ -121,29 +144,28 @@ def latency(
                 rounds[name].append(answer)
     for worker in workers.values():
         worker.quit()
-    done = {
-        name.removeprefix("async:"): rs
-        for name, rs in rounds.items()
-        if not run.is_failed(name.removeprefix("async:"))
+    return rounds
+
+
+def _latency_row(
+    name: str, rs: list[dict[str, Any]], done: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """A client's medians over its rounds, and its ratios (round by round)
+    to the floor, the SDK and its bare library, where they ran."""
+    row: dict[str, Any] = {
+        k: statistics.median(x[k] for x in rs) for k in ("median_us", "p90_us", "p99_us", "cpu_us")
     }
-    out: dict[str, Any] = {}
-    for name, rs in done.items():
-        row: dict[str, Any] = {
-            k: statistics.median(x[k] for x in rs)
-            for k in ("median_us", "p90_us", "p99_us", "cpu_us")
-        }
-        for key, ref in (("ratio_to_floor", _clients.FLOOR), ("ratio_to_sdk", _clients.SDK)):
-            value = _ratio(rs, done.get(ref), "median_us")
-            if value is not None:
-                row[key] = value
-        library = name[12:-1] if name.startswith("batchdelete[") else None
-        bare = _clients.LIBRARY_ROWS.get(library or "", (None,))[0]
-        value = _ratio(rs, done.get(bare or ""), "median_us")
+    for key, ref in (("ratio_to_floor", _clients.FLOOR), ("ratio_to_sdk", _clients.SDK)):
+        value = _ratio(rs, done.get(ref), "median_us")
         if value is not None:
-            row["ratio_to_bare"] = value
-        row["rounds"] = len(rs)
-        out[name] = row
-    return out
+            row[key] = value
+    library = name[12:-1] if name.startswith("batchdelete[") else None
+    bare = _clients.LIBRARY_ROWS.get(library or "", (None,))[0]
+    value = _ratio(rs, done.get(bare or ""), "median_us")
+    if value is not None:
+        row["ratio_to_bare"] = value
+    row["rounds"] = len(rs)
+    return row
 
 
 def layer_transports(transports: list[str]) -> list[str]:

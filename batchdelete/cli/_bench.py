@@ -87,10 +87,62 @@ def _check_real(args: argparse.Namespace, prog: str) -> None:
         )
 
 
+def _check_local(args: argparse.Namespace, prog: str) -> None:
+    """No flag that only a real endpoint (--base-url) takes."""
+    for flag, value in (
+        ("--yes-real-api", args.yes_real_api),
+        ("--requests", args.requests),
+        ("--rate", args.rate),
+    ):
+        if value:
+            raise UsageError(f"{flag} goes with --base-url", prog=prog)
+
+
+def _check_plot(plot: str, sections: tuple[str, ...], prog: str) -> None:
+    """--plot names a file of a kind matplotlib writes, a section drawn
+    runs, matplotlib is there, and the file can be written."""
+    from ..bench import _plot
+
+    if Path(plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(
+            f"--plot writes a {', '.join(PLOT_SUFFIXES)} file, got {plot!r}", prog=prog
+        )
+    if not {"latency", "decode", "async"} & set(sections):
+        raise UsageError(
+            "--plot draws the latency, decode and async figures: run one of those sections",
+            prog=prog,
+        )
+    if not _plot.available():
+        raise UsageError(
+            "--plot needs matplotlib, which is not installed: pip install matplotlib "
+            "(or leave --plot out)",
+            prog=prog,
+        )
+    _writable(Path(plot), "the plot to")
+
+
+def _make_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot create --out {str(out)!r}: {exc}.") from None
+
+
+def _label(args: argparse.Namespace, sections: tuple[str, ...]) -> str:
+    """The command as the results name it (any credential in the URL masked)."""
+    label: str = args.prog + (" --quick" if args.quick else "")
+    if args.only:
+        label += f" --only {','.join(sections)}"
+    label += " --tls" * args.tls + " --through-proxy" * args.through_proxy
+    if args.base_url:
+        label += f" --base-url {mask_userinfo(args.base_url)}"
+    return label
+
+
 def _options(args: argparse.Namespace) -> Options:
     """The run's `batchdelete.bench.Options`, every flag checked first."""
     from .. import bench
-    from ..bench import _plot, _tls
+    from ..bench import _tls
     from ..bench._run import environment_proxy
 
     prog = args.prog
@@ -98,30 +150,9 @@ def _options(args: argparse.Namespace) -> Options:
     if args.base_url is not None:
         _check_real(args, prog)
     else:
-        for flag, value in (
-            ("--yes-real-api", args.yes_real_api),
-            ("--requests", args.requests),
-            ("--rate", args.rate),
-        ):
-            if value:
-                raise UsageError(f"{flag} goes with --base-url", prog=prog)
+        _check_local(args, prog)
     if args.plot is not None:
-        if Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
-            raise UsageError(
-                f"--plot writes a {', '.join(PLOT_SUFFIXES)} file, got {args.plot!r}", prog=prog
-            )
-        if not {"latency", "decode", "async"} & set(sections):
-            raise UsageError(
-                "--plot draws the latency, decode and async figures: run one of those sections",
-                prog=prog,
-            )
-        if not _plot.available():
-            raise UsageError(
-                "--plot needs matplotlib, which is not installed: pip install matplotlib "
-                "(or leave --plot out)",
-                prog=prog,
-            )
-        _writable(Path(args.plot), "the plot to")
+        _check_plot(args.plot, sections, prog)
     if args.json_file is not None:
         _writable(Path(args.json_file), "the results to")
     if args.tls and (reason := _tls.unavailable()) is not None:
@@ -130,16 +161,7 @@ def _options(args: argparse.Namespace) -> Options:
         local = "https://127.0.0.1" if args.tls else "http://127.0.0.1"
         environment_proxy(args.base_url or local)
     if args.out is not None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigurationError(f"Cannot create --out {str(args.out)!r}: {exc}.") from None
-    label = prog + (" --quick" if args.quick else "")
-    if args.only:
-        label += f" --only {','.join(sections)}"
-    label += " --tls" * args.tls + " --through-proxy" * args.through_proxy
-    if args.base_url:
-        label += f" --base-url {mask_userinfo(args.base_url)}"
+        _make_out(args.out)
     return bench.Options(
         quick=args.quick,
         sections=sections,
@@ -148,7 +170,7 @@ def _options(args: argparse.Namespace) -> Options:
         base_url=args.base_url,
         requests=args.requests,
         rate=args.rate or 50,
-        label=label,
+        label=_label(args, sections),
     )
 
 

@@ -100,26 +100,28 @@ class StepError(Exception):
         self.error = error
 
 
+#: The exit code of each kind of error, the first match winning: the order
+#: matters (an InvalidBatchIdError is a ConfigurationError, a RateLimitError
+#: an APIStatusError). Anything else is EXIT_INTERNAL.
+_CODE_OF: tuple[tuple[tuple[type[BaseException], ...], int], ...] = (
+    ((UsageError, InvalidBatchIdError, InvalidWorkspaceIdError), EXIT_USAGE),
+    ((ConfigurationError,), EXIT_CONFIG),
+    ((StoppedError,), EXIT_INTERRUPTED),
+    ((NotFoundError,), EXIT_NOT_FOUND),
+    ((RateLimitError, InternalServerError), EXIT_SERVER),
+    ((APIStatusError,), EXIT_REFUSED),
+    ((APIConnectionError, TransportError), EXIT_CONNECTION),
+    ((APIResponseValidationError,), EXIT_INVALID_RESPONSE),
+    ((KeyboardInterrupt,), EXIT_INTERRUPTED),
+)
+
+
 def exit_code_for(error: BaseException) -> int:
-    """The documented exit code for an error."""
+    """The documented exit code for an error (a `StepError`'s is its
+    error's)."""
     if isinstance(error, StepError):
         return exit_code_for(error.error)
-    if isinstance(error, (UsageError, InvalidBatchIdError, InvalidWorkspaceIdError)):
-        return EXIT_USAGE
-    if isinstance(error, ConfigurationError):
-        return EXIT_CONFIG
-    if isinstance(error, StoppedError):
-        return EXIT_INTERRUPTED
-    if isinstance(error, NotFoundError):
-        return EXIT_NOT_FOUND
-    if isinstance(error, (RateLimitError, InternalServerError)):
-        return EXIT_SERVER
-    if isinstance(error, APIStatusError):
-        return EXIT_REFUSED
-    if isinstance(error, (APIConnectionError, TransportError)):
-        return EXIT_CONNECTION
-    if isinstance(error, APIResponseValidationError):
-        return EXIT_INVALID_RESPONSE
-    if isinstance(error, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+    for kinds, code in _CODE_OF:
+        if isinstance(error, kinds):
+            return code
     return EXIT_INTERNAL

@@ -83,7 +83,7 @@ def _text_line(o: Outcome, transport: str) -> str:
     if o.status == "missing" and o.workspace is not None:
         # Not "gone": a batch of another workspace is not found in this one.
         return (
-            f"not found in {o.workspace} {o.id}  (deleted already, or in another "
+            f"not found in {o.workspace} {o.id}  (already gone, or in another "
             f"workspace; request id {o.request_id or '-'})\n"
         )
     if o.status == "missing":
@@ -137,6 +137,9 @@ class Report:
         self.counts: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
         self.finished_ids: set[str] = set()  # only when the ids are known
+        # Where the missing ones were looked for: the client's workspace, or
+        # the one the answers named (a credential bound to one).
+        self.looked_in: set[str] = set() if workspace is None else {workspace}
         self.done_ids: list[str] = []  # the first few deleted or gone, to name them
         self.last: Progress | None = None
         self.code = EXIT_OK
@@ -145,6 +148,8 @@ class Report:
     def __call__(self, o: Outcome) -> None:
         self.counts[o.status] += 1
         self.counts["canceled"] += o.canceled
+        if o.status == "missing" and o.workspace is not None:
+            self.looked_in.add(o.workspace)
         if self.todo is not None:
             self.finished_ids.add(o.id)
         if o.ok and len(self.done_ids) < SHOWN:
@@ -176,7 +181,8 @@ class Report:
             c = self.counts
             skipped = "" if self.skipped is None else f"; {self.skipped} skipped as already done"
             reasons = ", ".join(f"{n} {name}" for name, n in self.reasons.most_common())
-            gone = "already gone" if self.workspace is None else f"not found in {self.workspace}"
+            where = " or ".join(sorted(self.looked_in))
+            gone = f"not found in {where}" if where else "already gone"
             self.err.write(
                 f"batchdelete: {c['deleted']} deleted ({c['canceled']} after canceling), "
                 f"{c['missing']} {gone}, {c['failed']} failed, of {self.done} batches in "

@@ -97,7 +97,12 @@ def route_of(method: str, path: str) -> tuple[str | None, str | None]:
         return {"GET": "list", "POST": "create"}.get(method), None
     if not path.startswith(PREFIX + "/"):
         return None, None
-    parts = path[len(PREFIX) + 1 :].split("/")
+    return _batch_route(method, path[len(PREFIX) + 1 :].split("/"))
+
+
+def _batch_route(method: str, parts: list[str]) -> tuple[str | None, str | None]:
+    """`route_of` for a path under the batches route: `parts` are its
+    segments after it (the first one the batch id, still percent-encoded)."""
     try:
         batch_id = unquote(parts[0], errors="strict")
     except UnicodeDecodeError:
