@@ -1,0 +1,183 @@
+"""Edges of the benchmark package (issue 12, branch coverage): the progress
+line on a terminal, the checked dataclass decoder's refusals, decoders and
+cold-start programs whose library is missing, cold-start programs given a CA
+and a proxy, a cold-start program that fails, a worker that died.
+Subprocesses are this Python running our own code; no network at all."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from contextlib import ExitStack
+
+import pytest
+
+from batchdelete.bench import _coldstart, _decode, _procs
+from batchdelete.bench._clients import SDK
+from batchdelete.bench._options import Setup
+from batchdelete.bench._progress import WIDTH, Progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+# -- the progress line ----------------------------------------------------------------
+
+
+def test_progress_on_a_terminal_is_drawn_in_place_then_cleared() -> None:
+    stream = _Terminal()
+    progress = Progress(stream)
+    assert progress.on
+    progress.close()  # nothing drawn yet: nothing to clear
+    assert stream.getvalue() == ""
+    progress.plan(2)
+    progress.step("first")
+    progress.step("second")
+    progress.step("an unplanned third")  # the total grows to fit
+    lines = stream.getvalue().split("\r\x1b[K")[1:]
+    assert [line.split("] ")[1].split()[0] for line in lines] == ["0/2", "1/2", "2/3"]
+    assert lines[0].startswith("bench [" + "." * WIDTH + "]")
+    assert lines[-1].endswith("an unplanned third")
+    progress.close()
+    assert stream.getvalue().endswith("\r\x1b[K")
+    assert not progress.drawn
+    progress.close()  # twice: nothing more written
+    assert stream.getvalue().count("\r\x1b[K") == len(lines) + 1
+
+
+@pytest.mark.parametrize("stream", [None, io.StringIO()], ids=["none", "not-a-tty"])
+def test_progress_is_silent_off_a_terminal(stream: io.StringIO | None) -> None:
+    progress = Progress(stream)
+    progress.plan(1)
+    progress.step("x")
+    progress.close()
+    assert not progress.on
+    assert progress.done == 1
+    assert stream is None or stream.getvalue() == ""
+
+
+# -- decoders -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (b"[1, 2]", "id"),
+        (b'{"id": 5, "type": "message_batch_deleted"}', "id"),
+        (b'{"id": "msgbatch_1", "type": "message_batch"}', "type"),
+    ],
+)
+def test_the_checked_dataclass_decoder_refuses_a_wrong_body(body: bytes, what: str) -> None:
+    with pytest.raises(ValueError, match=what):
+        _decode.CheckedDeleted.from_json(body)
+
+
+def test_the_checked_dataclass_decoder_accepts_the_body() -> None:
+    body = json.dumps({"id": "msgbatch_1", "type": "message_batch_deleted"}).encode()
+    assert _decode.CheckedDeleted.from_json(body) == _decode.CheckedDeleted(
+        "msgbatch_1", "message_batch_deleted"
+    )
+
+
+def test_decoders_whose_library_is_missing_are_skipped_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_decode, "installed", lambda module: False)
+    found, skipped = _decode.decoders()
+    assert set(found) == {"batchdelete", "bare msgspec Decoder", "json.loads + dataclass"}
+    assert skipped == {
+        "orjson + dict": "not installed (pip install orjson)",
+        "pydantic v2": "not installed (pip install pydantic)",
+        "anthropic SDK": "not installed (pip install anthropic)",
+    }
+    result = _decode.run(rounds=1, n=1)
+    assert set(result["results"]) == set(found)
+    assert result["results"]["bare msgspec Decoder"]["ratio_to_bare"] == 1.0
+
+
+# -- cold start -----------------------------------------------------------------------
+
+
+def test_cold_start_programs_given_a_ca_and_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_coldstart, "installed", lambda module: True)
+    setup = Setup(url="https://127.0.0.1:1", ca="/tmp/ca.pem", proxy="http://127.0.0.1:2")
+    found, skipped = _coldstart.programs(["stdlib"], setup)
+    assert skipped == {}
+    ours = found["batchdelete[stdlib]"]
+    assert "verify='/tmp/ca.pem', proxy='http://127.0.0.1:2'" in ours
+    sdk = found[SDK]
+    assert "http_client=anthropic.DefaultHttpxClient(" in sdk
+    assert "cafile='/tmp/ca.pem'" in sdk and "proxy='http://127.0.0.1:2'" in sdk
+    for source in found.values():
+        compile(source, "<program>", "exec")  # each is a valid program
+
+
+def test_cold_start_without_the_sdk_skips_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_coldstart, "installed", lambda module: False)
+    found, skipped = _coldstart.programs(["urllib3"], Setup(url="http://127.0.0.1:1"))
+    assert skipped == {SDK: "not installed (pip install anthropic)"}
+    assert set(found) == {_coldstart.BASELINE, "batchdelete[urllib3]"}
+    assert "verify=" not in found["batchdelete[urllib3]"]
+
+
+def test_a_cold_start_program_that_fails_is_named_and_left_out() -> None:
+    code = {
+        "fine": "pass",
+        "says why": "import sys; sys.stderr.write('first\\nthe reason\\n'); sys.exit(1)",
+        "silent": "raise SystemExit(3)",
+    }
+    failed: dict[str, str] = {}
+    progress = Progress(None)
+    out = _coldstart.run(code, rounds=2, env={}, progress=progress, failed=failed)
+    assert failed == {"says why": "the reason", "silent": "exit status 3"}
+    assert set(out) == {"fine"}
+    assert "ratio_to_sdk" not in out["fine"]  # no SDK row to compare with
+    assert progress.done == 4  # round 2 runs only the program that did not fail
+
+
+def test_cold_start_rows_compare_with_the_sdk() -> None:
+    failed: dict[str, str] = {}
+    code = {SDK: "pass", "ours": "pass"}
+    out = _coldstart.run(code, rounds=1, env={}, progress=Progress(None), failed=failed)
+    assert failed == {}
+    assert out[SDK]["ratio_to_sdk"] == 1.0
+    assert out["ours"]["ratio_to_sdk"] > 0
+
+
+# -- worker processes -----------------------------------------------------------------
+
+
+def test_worker_errors_are_answered_and_a_dead_worker_is_reported() -> None:
+    """A client that cannot be made is answered as an error for every
+    command, and so is an unknown op; a worker that ends without answering
+    (a command it cannot read) makes `ask` raise WorkerDiedError, at once
+    and again (its stdout ended, then its stdin is a broken pipe); quitting
+    it is still safe."""
+    setup = Setup(url="http://127.0.0.1:1")
+    env = _procs.child_environment(through_proxy=False)
+    with ExitStack() as stack:
+        broken = _procs.Worker("no-such-client", setup, stack, env)
+        for _ in range(2):
+            answer = broken.ask(op="latency", n=1, warmup=0)
+            assert "no-such-client" in answer["error"] or answer["error"]
+        told = _procs.Worker("clients:", setup, stack, env)
+        assert told.ask(op="bogus") == {"error": "unknown op 'bogus'", "exit_code": None}
+        for _ in range(2):
+            with pytest.raises(_procs.WorkerDiedError, match="'clients:' died"):
+                told.ask(no_op="here")
+        told.quit()
+        told.quit()  # twice: safe
+    assert told.proc.returncode not in (None, 0)
+    assert broken.proc.returncode == 0  # asked to quit, it did
+
+
+def test_child_environment_keeps_or_drops_the_proxy_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    assert "HTTPS_PROXY" not in _procs.child_environment(through_proxy=False)
+    assert _procs.child_environment(through_proxy=True)["HTTPS_PROXY"] == "http://127.0.0.1:3128"
+    assert sys.executable  # the workers are this Python
