@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
+from batchdelete import cli
 from batchdelete.bench import _coldstart, _decode, _procs
 from batchdelete.bench._clients import SDK
-from batchdelete.bench._options import Setup
+from batchdelete.bench._options import PROXY_VARIABLES, Setup
 from batchdelete.bench._progress import WIDTH, Progress
 
 
@@ -181,3 +184,31 @@ def test_child_environment_keeps_or_drops_the_proxy_variables(
     assert "HTTPS_PROXY" not in _procs.child_environment(through_proxy=False)
     assert _procs.child_environment(through_proxy=True)["HTTPS_PROXY"] == "http://127.0.0.1:3128"
     assert sys.executable  # the workers are this Python
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_real_endpoint_that_refuses_every_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bench --yes-real-api` against a port of 127.0.0.1 that refuses:
+    every client fails, each is named under Failed with its error, no
+    recommendation is made, and the run exits 7 with one line saying why."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0000")
+    path = tmp_path / "real.json"
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))  # bound, not listening: refused
+        url = f"http://127.0.0.1:{refusing.getsockname()[1]}"
+        argv = ["--base-url", url, "--yes-real-api", "--requests", "1", "--rate", "60000"]
+        code = cli.main(["bench", *argv, "--json", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 7, err
+    assert "no transport of batchdelete completed the latency section" in err
+    assert "Recommendation: none: no transport completed the run" in out
+    results = json.loads(path.read_text())
+    failed = results["failed"]["latency"]
+    assert failed  # every client of the run, none measured
+    assert all("connect" in why.lower() for why in failed.values())  # each its own words
+    assert not set(failed) & set(results["latency"])
