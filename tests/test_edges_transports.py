@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import base64
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import trustme
 
 import batchdelete as bd
+from batchdelete._errors import TransportConnectError, TransportProtocolError, TransportTimeoutError
 from tests.conftest import API_KEY
 from tests.hostile import HostileServer, Repeat, Request, Send, Sleep, Step, head
 from tests.scriptserver import ScriptServer
@@ -117,3 +120,97 @@ def test_a_users_httpx_client_stops_at_the_deadline_between_chunks() -> None:
                 client.delete("msgbatch_drip", timeout=bd.Timeout(deadline=0.5))
             assert time.monotonic() - started < 15.0  # the deadline fired; no hang
         assert not native.is_closed  # the user's client is the user's to close
+
+
+# -- the stdlib transport's connection helpers -----------------------------------------
+
+
+def test_stdlib_proxy_failures_are_named_by_kind() -> None:
+    import http.client
+
+    from batchdelete_stdlib_conn import _proxy_failure, parse_proxy
+
+    proxy = parse_proxy("http://ann:s3cret@127.0.0.1:3128")
+    timed_out = _proxy_failure(proxy, TimeoutError("timed out"), tunnel=True)
+    assert isinstance(timed_out, TransportTimeoutError)
+    assert "did not answer in time" in str(timed_out)
+    answered = _proxy_failure(
+        proxy, http.client.RemoteDisconnected("Tunnel connection failed: 502 Bad"), tunnel=True
+    )
+    assert isinstance(answered, TransportConnectError)  # RemoteDisconnected is an OSError
+    garbled = _proxy_failure(proxy, http.client.BadStatusLine("HTTP/9"), tunnel=True)
+    assert isinstance(garbled, TransportProtocolError)
+    assert "answered the tunnel" in str(garbled)
+    refused = _proxy_failure(proxy, ConnectionRefusedError(), tunnel=False)
+    assert type(refused) is TransportConnectError
+    assert str(refused) == "The proxy 127.0.0.1:3128 cannot be reached: ConnectionRefusedError"
+    for error in (timed_out, answered, garbled, refused):
+        assert "s3cret" not in str(error)
+
+
+def test_stdlib_is_stale_on_every_kind_of_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not connected, closed, idle, and with bytes the server sent unasked;
+    with select.poll and (where it is missing) select.select."""
+    import http.client
+    import select
+
+    from batchdelete_stdlib_conn import is_stale
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    with listener:
+        conn = http.client.HTTPConnection("127.0.0.1", listener.getsockname()[1], timeout=5)
+        assert is_stale(conn)  # no socket yet
+        conn.connect()
+        served, _ = listener.accept()
+        with served:
+            assert not is_stale(conn)  # idle, nothing to read
+            with monkeypatch.context() as patched:
+                patched.delattr(select, "poll")
+                assert not is_stale(conn)
+                served.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")  # unasked
+                assert _eventually(lambda: is_stale(conn))
+            assert is_stale(conn)
+        conn.sock.close()
+        assert is_stale(conn)  # a closed socket: poll refuses it, stale
+        conn.close()
+
+
+def _eventually(check: Callable[[], bool], attempts: int = 200) -> bool:
+    for _ in range(attempts):  # bounded: 200 * 10 ms
+        if check():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_stdlib_is_stale_with_tls_bytes_already_decrypted(ca: trustme.CA) -> None:
+    """Bytes the server sent unasked may sit decrypted in the TLS layer,
+    where select does not see them: the connection is stale."""
+    import http.client
+    import threading
+
+    from batchdelete_stdlib_conn import is_stale
+
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    near, far = socket.socketpair()
+    near.settimeout(10)
+    far.settimeout(10)
+
+    def serve() -> None:
+        with server_ctx.wrap_socket(far, server_side=True) as tls:
+            tls.sendall(b"ab")  # one record
+            tls.recv(1)  # until the client closes
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with client_ctx.wrap_socket(near, server_hostname="127.0.0.1") as tls:
+        assert tls.recv(1) == b"a"
+        assert tls.pending() == 1
+        conn = http.client.HTTPConnection("127.0.0.1")
+        conn.sock = tls
+        assert is_stale(conn)
+    thread.join(10)
+    assert not thread.is_alive()
