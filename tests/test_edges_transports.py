@@ -13,12 +13,14 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import trustme
 
 import batchdelete as bd
 from batchdelete._errors import TransportConnectError, TransportProtocolError, TransportTimeoutError
+from batchdelete._options import ConnectionOptions
 from tests.conftest import API_KEY
 from tests.hostile import HostileServer, Repeat, Request, Send, Sleep, Step, head
 from tests.scriptserver import ScriptServer
@@ -214,3 +216,88 @@ def test_stdlib_is_stale_with_tls_bytes_already_decrypted(ca: trustme.CA) -> Non
         assert is_stale(conn)
     thread.join(10)
     assert not thread.is_alive()
+
+
+# -- the pycurl transport's own parsing of what libcurl hands it ---------------------
+
+
+def _pycurl_support() -> Any:
+    if "pycurl" not in {t.name for t in bd.list_transports() if t.available}:
+        pytest.skip("pycurl is not installed")
+    import batchdelete_pycurl_support
+
+    return batchdelete_pycurl_support
+
+
+def _exchange(support: Any) -> Any:
+    exchange = support.Exchange()
+    exchange.start(bd.RequestSpec("DELETE", "http://127.0.0.1:1/v1", {}, bd.Timeout(read=5)))
+    return exchange
+
+
+def _feed_head(exchange: Any, *lines: bytes) -> int | None:
+    answers = [exchange.header(line) for line in (*lines, b"\r\n")]
+    assert answers[:-1] == [None] * len(lines)  # a head is judged at its blank line
+    result: int | None = answers[-1]
+    return result
+
+
+def test_pycurl_heads_with_folded_lines_interim_answers_and_bad_lines() -> None:
+    support = _pycurl_support()
+    exchange = _exchange(support)
+    # An interim answer (with a header) is dropped; the final head's folded
+    # line is unfolded into the field before it.
+    assert _feed_head(exchange, b"HTTP/1.1 103 Early Hints\r\n", b"link: </a>\r\n") is None
+    assert exchange.reader is None
+    head = (b"HTTP/1.1 200 OK\r\n", b"x-long: first\r\n", b"\tsecond\r\n", b"content-length: 2\r\n")
+    assert _feed_head(exchange, *head) is None
+    assert exchange.head == (200, {"x-long": "first second", "content-length": "2"})
+    assert exchange.body(b"{}") is None
+    assert exchange.response().body == b"{}"
+
+    folded_first = _exchange(support)
+    assert _feed_head(folded_first, b"HTTP/1.1 200 OK\r\n", b" folded\r\n") == support.ABORT
+    assert "a folded first line" in str(folded_first.failure)
+
+    nameless = _exchange(support)
+    assert _feed_head(nameless, b"HTTP/1.1 200 OK\r\n", b": value\r\n") == support.ABORT
+    assert "without a name" in str(nameless.failure)
+
+
+def test_pycurl_a_body_or_an_end_before_any_head_is_refused() -> None:
+    support = _pycurl_support()
+    exchange = _exchange(support)
+    assert exchange.body(b"{}") == support.ABORT
+    assert "a body before its head" in str(exchange.failure)
+    with pytest.raises(TransportProtocolError, match="ended before its head"):
+        _exchange(support).response()
+
+
+def test_pycurl_a_chunk_size_line_without_end_is_refused() -> None:
+    support = _pycurl_support()
+    check = support.ChunkCheck()
+    assert check.feed(b"5\r\nhello\r\n") == [b"hello"]
+    with pytest.raises(TransportProtocolError, match="a chunk size line without end"):
+        for _ in range(10):  # bounded: 10 * 1 KiB passes the 4 KiB limit
+            check.feed(b"0" * 1024)
+
+
+def test_pycurl_proxy_failures_carry_the_library_error() -> None:
+    support = _pycurl_support()
+    pycurl = pytest.importorskip("pycurl")
+
+    cut = support.via_proxy(pycurl.error(18, "transfer closed"), "127.0.0.1:3128", 0)
+    assert isinstance(cut, TransportProtocolError)
+    assert str(cut) == "transfer closed (libcurl error 18), through the proxy 127.0.0.1:3128"
+    refused = support.via_proxy(pycurl.error(7, "Failed to connect"), "127.0.0.1:3128", 0)
+    assert isinstance(refused, TransportConnectError)
+    assert "refused the connection or could not be reached" in str(refused)
+
+
+def test_pycurl_resolved_names_are_forgotten_when_there_are_too_many() -> None:
+    support = _pycurl_support()
+    names = support.Names(seconds=3600.0, most=2)
+    route = support.new_route(ConnectionOptions(trust_env=False), "http://127.0.0.1:1")
+    entries = [names.entry("127.0.0.1", port, route) for port in (1, 2, 3)]
+    assert entries == ["127.0.0.1:1:127.0.0.1", "127.0.0.1:2:127.0.0.1", "127.0.0.1:3:127.0.0.1"]
+    assert list(names.found) == [("127.0.0.1", 3)]  # full at the third: cleared, then kept
