@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +24,7 @@ from batchdelete._errors import TransportConnectError, TransportProtocolError, T
 from batchdelete._options import ConnectionOptions
 from tests.conftest import API_KEY
 from tests.hostile import HostileServer, Repeat, Request, Send, Sleep, Step, head
-from tests.scriptserver import ScriptServer
+from tests.scriptserver import Reply, ScriptServer
 
 pytestmark = pytest.mark.clients("all")
 
@@ -301,3 +302,30 @@ def test_pycurl_resolved_names_are_forgotten_when_there_are_too_many() -> None:
     entries = [names.entry("127.0.0.1", port, route) for port in (1, 2, 3)]
     assert entries == ["127.0.0.1:1:127.0.0.1", "127.0.0.1:2:127.0.0.1", "127.0.0.1:3:127.0.0.1"]
     assert list(names.found) == [("127.0.0.1", 3)]  # full at the third: cleared, then kept
+
+
+# -- a pool with every connection in use until the deadline ---------------------------
+
+
+@pytest.mark.parametrize("name", ["stdlib", "pycurl", "urllib3", "requests", "httpx"])
+def test_no_connection_free_until_the_deadline(name: str, server: ScriptServer) -> None:
+    """max_connections=1, its one connection busy with a slow answer: a
+    second request waits for it only until its deadline, then times out
+    (and the first one still completes)."""
+    if name not in {t.name for t in bd.list_transports() if t.available}:
+        pytest.skip(f"{name} is not installed")
+    server.script(Reply(delay=4.0), Reply())
+    with bd.Client(
+        api_key=API_KEY, base_url=server.url, transport=name, max_retries=0, max_connections=1
+    ) as client:
+        results: list[str] = []
+        slow = threading.Thread(target=lambda: results.append(client.delete("msgbatch_slow").id))
+        slow.start()
+        assert _eventually(lambda: len(server.requests) == 1)  # the connection is busy
+        started = time.monotonic()
+        with pytest.raises(bd.APITimeoutError):
+            client.delete("msgbatch_waiting", timeout=bd.Timeout(deadline=0.3))
+        assert time.monotonic() - started < 3.5  # the deadline fired, not the slow answer
+        slow.join(10)
+        assert results == ["msgbatch_slow"]
+    assert [r.target.rsplit("/", 1)[-1] for r in server.requests] == ["msgbatch_slow"]
