@@ -212,3 +212,34 @@ def test_a_real_endpoint_that_refuses_every_connection(
     assert failed  # every client of the run, none measured
     assert all("connect" in why.lower() for why in failed.values())  # each its own words
     assert not set(failed) & set(results["latency"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "library bug: async_throughput treats a client whose every request failed as "
+        "measured (rps 0, the errors only listed), and the ratio to the SDK's rps 0 "
+        "raises ZeroDivisionError: 'internal error', exit 1, instead of the clients "
+        "under Failed"
+    ),
+)
+def test_a_local_run_through_a_proxy_that_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bench --quick --through-proxy` with HTTP_PROXY naming a port that
+    refuses: the clients are reported as failed, never an internal error."""
+    pytest.importorskip("anthropic")  # the SDK rows are the reference of the ratios
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "proxy.json"
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{refusing.getsockname()[1]}")
+        code = cli.main(["bench", "--quick", "--through-proxy", "--json", str(path)])
+    _, err = capsys.readouterr()
+    assert "internal error" not in err, err
+    assert code != 1
+    failed = json.loads(path.read_text())["failed"]
+    assert failed.get("async_throughput") or failed.get("latency")
