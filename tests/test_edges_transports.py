@@ -20,7 +20,12 @@ import pytest
 import trustme
 
 import batchdelete as bd
-from batchdelete._errors import TransportConnectError, TransportProtocolError, TransportTimeoutError
+from batchdelete._errors import (
+    TransportConnectError,
+    TransportError,
+    TransportProtocolError,
+    TransportTimeoutError,
+)
 from batchdelete._options import ConnectionOptions
 from tests.conftest import API_KEY
 from tests.hostile import HostileServer, Repeat, Request, Send, Sleep, Step, head
@@ -329,3 +334,76 @@ def test_no_connection_free_until_the_deadline(name: str, server: ScriptServer) 
         slow.join(10)
         assert results == ["msgbatch_slow"]
     assert [r.target.rsplit("/", 1)[-1] for r in server.requests] == ["msgbatch_slow"]
+
+
+# -- transports sent a RequestSpec directly (the transport contract, no client) ------
+
+
+def _spec(url: str, **kwargs: Any) -> bd.RequestSpec:
+    headers = kwargs.pop("headers", {"x-api-key": API_KEY})
+    return bd.RequestSpec("DELETE", url, headers, bd.Timeout(connect=5, read=5), **kwargs)
+
+
+def test_stdlib_refuses_an_origin_it_cannot_send_to() -> None:
+    from batchdelete_stdlib import StdlibTransport
+
+    transport = StdlibTransport()
+    try:
+        for url in ("http://127.0.0.1:99999/v1", "ftp://127.0.0.1/v1", "http:///v1"):
+            with pytest.raises(TransportError, match="cannot send to"):
+                transport.send(_spec(url))
+    finally:
+        transport.close()
+
+
+def test_stdlib_sends_the_host_header_it_is_given(server: ScriptServer) -> None:
+    from batchdelete_stdlib import StdlibTransport
+
+    transport = StdlibTransport()
+    try:
+        url = f"{server.url}/v1/messages/batches/msgbatch_host"
+        answer = transport.send(_spec(url, headers={"host": "api.example.test"}))
+        assert answer.status == 200
+        answer = transport.send(_spec(url))
+        assert answer.status == 200
+    finally:
+        transport.close()
+    first, second = server.requests
+    assert first.header("host") == "api.example.test"  # given: sent once, as given
+    assert [k.lower() for k, _ in first.headers].count("host") == 1
+    assert second.header("host") == f"127.0.0.1:{server.port}"
+
+
+def test_pycurl_wraps_no_native_client_and_leaves_other_errors_to_the_map() -> None:
+    pytest.importorskip("pycurl")
+    from batchdelete_pycurl import PycurlTransport
+
+    with pytest.raises(TypeError, match="wraps no native client"):
+        PycurlTransport(native=object())
+    transport = PycurlTransport()
+    try:
+        assert transport.translate(ValueError("not pycurl's")) is None
+    finally:
+        transport.close()
+
+
+def test_pycurl_without_a_deadline_and_without_select_poll(
+    server: ScriptServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spec with no deadline (only the timeouts bound it), and a platform
+    without select.poll (the idle connection is checked with select)."""
+    pytest.importorskip("pycurl")
+    import select
+
+    from batchdelete_pycurl import PycurlTransport
+
+    monkeypatch.delattr(select, "poll")
+    transport = PycurlTransport()
+    try:
+        for n in range(3):
+            url = f"{server.url}/v1/messages/batches/msgbatch_{n}"
+            answer = transport.send(_spec(url))
+            assert answer.status == 200
+    finally:
+        transport.close()
+    assert {r.connection for r in server.requests} == {1}  # kept alive, checked with select
