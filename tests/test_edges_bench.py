@@ -6,6 +6,7 @@ Subprocesses are this Python running our own code; no network at all."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import socket
@@ -14,9 +15,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import trustme
 
 from batchdelete import cli
-from batchdelete.bench import _coldstart, _decode, _procs
+from batchdelete.bench import _async, _coldstart, _decode, _procs
 from batchdelete.bench._clients import SDK
 from batchdelete.bench._options import PROXY_VARIABLES, Setup
 from batchdelete.bench._progress import WIDTH, Progress
@@ -243,3 +245,63 @@ def test_a_local_run_through_a_proxy_that_refuses(
     assert code != 1
     failed = json.loads(path.read_text())["failed"]
     assert failed.get("async_throughput") or failed.get("latency")
+
+
+# -- the async side -------------------------------------------------------------------
+
+
+def test_async_rows_without_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_async, "installed", lambda module: False)
+    rows, skipped = _async.rows(["aiohttp", "httpx"])
+    assert rows == ["AsyncClient[aiohttp]", "AsyncClient[httpx]"]
+    assert skipped == {_async.SDK: "not installed (pip install anthropic)"}
+
+
+@pytest.mark.parametrize("name", ["bare aiohttp", "bare httpx async"])
+def test_bare_async_clients_with_a_ca_and_a_proxy(
+    name: str, tmp_path: Path, ca: trustme.CA
+) -> None:
+    """The bare rows take the run's CA and proxy as batchdelete's clients
+    do; here the proxy refuses, so the call fails, naming no secret."""
+    pytest.importorskip(name.split()[1])
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{refusing.getsockname()[1]}"
+        setup = Setup(url="https://127.0.0.1:9", ca=str(pem), proxy=proxy)
+
+        async def main() -> str:
+            call, close = await _async.make(name, setup)
+            try:
+                await asyncio.wait_for(call(), 30)
+            except Exception as exc:  # the proxy refused: what the run reports
+                return type(exc).__name__
+            finally:
+                await close()
+            return "answered"
+
+        assert asyncio.run(main()) != "answered"
+
+
+def test_an_unknown_async_client_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown async client 'nothing'"):
+        asyncio.run(_async.make("nothing", Setup(url="http://127.0.0.1:1")))
+
+
+def test_async_worker_errors_are_answered_and_a_dead_one_is_reported() -> None:
+    setup = Setup(url="http://127.0.0.1:1")
+    env = _procs.child_environment(through_proxy=False)
+    with ExitStack() as stack:
+        broken = _procs.Worker("async:no-such-client", setup, stack, env)
+        for _ in range(2):
+            assert (
+                "no-such-client" in broken.ask(op="throughput", inflight=1, n=1, warmup=0)["error"]
+            )
+        told = _procs.Worker("async:clients:", setup, stack, env)
+        assert told.ask(op="bogus") == {"error": "unknown op 'bogus'", "exit_code": None}
+        with pytest.raises(_procs.WorkerDiedError, match="'async:clients:' died"):
+            told.ask(no_op="here")
+        told.quit()
+    assert told.proc.returncode not in (None, 0)
+    assert broken.proc.returncode == 0
