@@ -24,6 +24,7 @@ from batchdelete._errors import (
     TransportConnectError,
     TransportError,
     TransportProtocolError,
+    TransportResponseTooLargeError,
     TransportTimeoutError,
 )
 from batchdelete._options import ConnectionOptions
@@ -407,3 +408,44 @@ def test_pycurl_without_a_deadline_and_without_select_poll(
     finally:
         transport.close()
     assert {r.connection for r in server.requests} == {1}  # kept alive, checked with select
+
+
+# -- urllib3's (and requests') proxy failures, and a user's pool retrying ------------
+
+
+def test_urllib3_proxy_failures_name_the_proxy_and_keep_the_class() -> None:
+    urllib3 = pytest.importorskip("urllib3")
+    from batchdelete_urllib3 import proxy_failure
+
+    proxy = "http://ann:s3cret@127.0.0.1:3128"
+    auth = proxy_failure(OSError("Tunnel connection failed: 407 Proxy Auth"), None, proxy)
+    assert isinstance(auth, TransportConnectError)
+    assert "answered CONNECT with 407 Proxy Auth (proxy authentication" in str(auth)
+    bad_gateway = proxy_failure(OSError("Tunnel connection failed: 502 Bad"), None, proxy)
+    assert str(bad_gateway).endswith("answered CONNECT with 502 Bad.")
+    slow = urllib3.exceptions.ProxyError("Unable to connect", TimeoutError("timed out"))
+    timed_out = proxy_failure(slow, TransportTimeoutError("x"), proxy)
+    assert type(timed_out) is TransportTimeoutError
+    assert "could not be reached: TimeoutError: timed out" in str(timed_out)
+    too_large = TransportResponseTooLargeError("big", status=200, headers={})
+    assert proxy_failure(ValueError("x"), too_large, proxy) is too_large  # kept as it is
+    assert proxy_failure(ValueError("a bug"), None, proxy) is None  # not disguised
+    plain = proxy_failure(ValueError("x"), TransportProtocolError("bad"), proxy)
+    assert str(plain) == "bad (through the proxy http://***@127.0.0.1:3128)"
+    for error in (auth, bad_gateway, timed_out, plain):
+        assert "s3cret" not in str(error)
+
+
+def test_urllib3_a_retry_error_is_mapped_by_its_reason() -> None:
+    urllib3 = pytest.importorskip("urllib3")
+    from batchdelete_urllib3 import Urllib3Transport
+
+    transport = Urllib3Transport(options=ConnectionOptions(trust_env=False))
+    try:
+        exceptions = urllib3.exceptions
+        timed_out = exceptions.MaxRetryError(None, "/v1", exceptions.ConnectTimeoutError("slow"))
+        assert isinstance(transport.translate(timed_out), TransportTimeoutError)
+        no_reason = exceptions.MaxRetryError(None, "/v1", None)
+        assert transport.translate(no_reason) is not None  # the class's own entry
+    finally:
+        transport.close()
