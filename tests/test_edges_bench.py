@@ -18,9 +18,10 @@ import pytest
 import trustme
 
 from batchdelete import cli
-from batchdelete.bench import _async, _coldstart, _decode, _procs
+from batchdelete.bench import _async, _coldstart, _decode, _pace, _procs
 from batchdelete.bench._clients import SDK
 from batchdelete.bench._options import PROXY_VARIABLES, Setup
+from batchdelete.bench._pace_table import FOLLOW_BAND
 from batchdelete.bench._progress import WIDTH, Progress
 
 
@@ -305,3 +306,46 @@ def test_async_worker_errors_are_answered_and_a_dead_one_is_reported() -> None:
         told.quit()
     assert told.proc.returncode not in (None, 0)
     assert broken.proc.returncode == 0
+
+
+# -- the pace section's arithmetic ------------------------------------------------------
+
+
+def _stamps(start: float, seconds: float, per_second: int) -> list[float]:
+    """Evenly spaced, each in the middle of its slot (no window edge falls on one)."""
+    gap = 1.0 / per_second
+    return [start + gap / 2 + i * gap for i in range(int(seconds * per_second))]
+
+
+def test_the_pace_follows_a_lowered_limit_after_a_while() -> None:
+    s = _pace.PaceSettings.make(quick=True)
+    per_second = s.new_limit // 60  # in the band exactly
+    at = 100.0
+    ok = _stamps(at - 1.0, 1.0, 3 * per_second)  # before: 3 times faster
+    ok += _stamps(at, 1.0, 3 * per_second)  # still too fast for a second after the change
+    ok += _stamps(at + 1.0, 3.0, per_second)  # then at the new limit
+    row = _pace._following(ok, at, at + 4.0, s)
+    assert 1.0 <= row["follows_within_s"] <= 1.0 + s.window  # the first window in the band
+    assert row["stays"] is True
+    assert row["pace_after"] == pytest.approx(s.new_limit, rel=FOLLOW_BAND)
+
+
+def test_a_pace_that_never_follows_has_no_figures() -> None:
+    s = _pace.PaceSettings.make(quick=True)
+    at = 100.0
+    too_fast = _stamps(at, 2.0, 3 * s.new_limit // 60)
+    row = _pace._following(too_fast, at, at + 2.0, s)
+    assert row["follows_within_s"] is None and row["stays"] is None
+    assert row["pace_after"] == pytest.approx(3 * s.new_limit)
+    cut_short = _pace._following([], at, at + s.window / 2, s)  # no whole window after it
+    assert cut_short == {"follows_within_s": None, "stays": None, "pace_after": 0.0}
+    ended_at_the_change = _pace._following([], at, at, s)
+    assert ended_at_the_change["pace_after"] is None
+
+
+def test_the_full_pace_run_is_longer_and_bounded() -> None:
+    quick, full = _pace.PaceSettings.make(quick=True), _pace.PaceSettings.make(quick=False)
+    assert full.batches > quick.batches and full.change_after > quick.change_after
+    for s in (quick, full):
+        assert s.new_limit < s.limit  # the change lowers the limit
+        assert s.baseline_deadline < s.bound
