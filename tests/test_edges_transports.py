@@ -8,12 +8,14 @@ sync and async, against real sockets on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -449,3 +451,58 @@ def test_urllib3_a_retry_error_is_mapped_by_its_reason() -> None:
         assert transport.translate(no_reason) is not None  # the class's own entry
     finally:
         transport.close()
+
+
+# -- httpx: what it does not map itself, and closing in the wrong loop ---------------
+
+
+def test_httpx_read_failures_it_does_not_map() -> None:
+    pytest.importorskip("httpx")
+    from batchdelete_httpx import HttpxTransport
+
+    deadline = HttpxTransport._read_failure(TimeoutError("timed out"))
+    assert isinstance(deadline, TransportTimeoutError)
+    broken = HttpxTransport._read_failure(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"))
+    assert isinstance(broken, TransportProtocolError)
+    assert "could not be read (UnicodeDecodeError" in str(broken)
+    assert HttpxTransport._read_failure(KeyError("a bug")) is None
+
+
+def test_httpx_async_is_closed_in_its_own_loop_or_after_it(server: ScriptServer) -> None:
+    """Closing from another running loop is refused while the transport's
+    loop lives (its connections belong to it); once that loop is closed,
+    closing is a no-op."""
+    pytest.importorskip("httpx")
+    from batchdelete_httpx_async import HttpxAsyncTransport
+
+    url = f"{server.url}/v1/messages/batches/msgbatch_loop"
+    spec = bd.RequestSpec("DELETE", url, {"x-api-key": API_KEY}, bd.Timeout(connect=5, read=5))
+    first = asyncio.new_event_loop()
+    transport = HttpxAsyncTransport()
+    try:
+        assert first.run_until_complete(transport.send(spec)).status == 200
+        with pytest.raises(bd.ConfigurationError, match="in the event loop that used it"):
+            asyncio.run(transport.close())
+        first.run_until_complete(transport.close())  # in its own loop: fine
+    finally:
+        first.close()
+
+    gone = asyncio.new_event_loop()
+    later = HttpxAsyncTransport()
+    try:
+        assert gone.run_until_complete(later.send(spec)).status == 200
+    finally:
+        gone.close()
+    asyncio.run(later.close())  # its loop is closed: nothing to close, no error
+
+
+def test_the_bench_tls_files_or_why_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchdelete.bench import _tls
+
+    if _tls.unavailable() is None:
+        ca, cert, key = _tls.make_files(tmp_path)
+        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server.load_cert_chain(cert, key)  # a pair that matches
+        ssl.create_default_context(cafile=ca)  # a CA that loads
+    monkeypatch.setattr(_tls, "installed", lambda module: False)
+    assert "pip install cryptography" in str(_tls.unavailable())
