@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from batchdelete import cli
-from batchdelete.bench import _async, _coldstart, _decode, _pace, _procs
+from batchdelete.bench import _async, _coldstart, _decode, _pace, _plot, _procs
 from batchdelete.bench._clients import SDK
 from batchdelete.bench._options import PROXY_VARIABLES, Setup
 from batchdelete.bench._pace_table import FOLLOW_BAND
@@ -349,3 +349,22 @@ def test_the_full_pace_run_is_longer_and_bounded() -> None:
     for s in (quick, full):
         assert s.new_limit < s.limit  # the change lowers the limit
         assert s.baseline_deadline < s.bound
+
+
+# -- the plot ---------------------------------------------------------------------------
+
+
+def test_nothing_to_plot_draws_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "nothing.png"
+    assert _plot.plot({}, path) is False
+    assert _plot.plot({"latency": {}, "decode": None}, path) is False
+    assert not path.exists()
+
+
+def test_an_async_section_without_transports_is_a_panel_that_says_so(tmp_path: Path) -> None:
+    if not _plot.available():
+        pytest.skip("matplotlib is not installed")
+    path = tmp_path / "async.png"
+    results = {"async_throughput": {}, "date": "2026-01-01", "machine": {"python": "3.11"}}
+    assert _plot.plot(results, path) is True
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
