@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from batchdelete import cli
-from batchdelete.bench import _async, _coldstart, _decode, _pace, _plot, _procs
+from batchdelete.bench import _async, _coldstart, _decode, _pace, _plot, _procs, _server
 from batchdelete.bench._clients import SDK
 from batchdelete.bench._options import PROXY_VARIABLES, Setup
 from batchdelete.bench._pace_table import FOLLOW_BAND
@@ -368,3 +368,56 @@ def test_an_async_section_without_transports_is_a_panel_that_says_so(tmp_path: P
     results = {"async_throughput": {}, "date": "2026-01-01", "machine": {"python": "3.11"}}
     assert _plot.plot(results, path) is True
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the benchmark server and its processes ---------------------------------------------
+
+
+def _read_reply(sock: socket.socket) -> bytes:
+    data = b""
+    for _ in range(100):  # bounded: each recv waits at most the socket's timeout
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        if body and b"content-length:" in head.lower():
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            if len(body) >= length:
+                break
+    return data
+
+
+def test_the_bench_server_waits_for_a_whole_body_and_drops_an_endless_head() -> None:
+    env = _procs.child_environment(through_proxy=False)
+    with ExitStack() as stack:
+        url = _procs.start_server(stack, None, env)
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            head = b"DELETE /v1/messages/batches/x HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n"
+            sock.sendall(head + b"ab")  # the body is not all there: no answer yet
+            sock.settimeout(0.3)
+            with pytest.raises(TimeoutError):
+                sock.recv(1)
+            sock.settimeout(10)
+            sock.sendall(b"cde")
+            assert _read_reply(sock).startswith(b"HTTP/1.1 200 ")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /" + b"x" * (_server.MAX_HEAD + 10))  # never a blank line
+            assert _read_reply(sock) == b""  # closed, unanswered
+        assert _procs.server_stats(url, "/__stats", None)["requests"] == 1
+
+
+def test_a_bench_server_that_cannot_start_is_reported(tmp_path: Path) -> None:
+    env = _procs.child_environment(through_proxy=False)
+    missing = str(tmp_path / "missing.pem")
+    with ExitStack() as stack, pytest.raises(RuntimeError, match="did not start"):
+        _procs.start_server(stack, (missing, missing), env)
+
+
+def test_a_worker_is_killed_when_the_run_fails() -> None:
+    env = _procs.child_environment(through_proxy=False)
+    with pytest.raises(KeyboardInterrupt), ExitStack() as stack:
+        worker = _procs.Worker("clients:", Setup(url="http://127.0.0.1:1"), stack, env)
+        raise KeyboardInterrupt  # Ctrl-C in the parent
+    assert worker.proc.returncode is not None and worker.proc.returncode != 0
