@@ -18,9 +18,9 @@ import pytest
 import trustme
 
 from batchdelete import cli
-from batchdelete.bench import _async, _coldstart, _decode, _pace, _plot, _procs, _server
+from batchdelete.bench import _async, _coldstart, _decode, _pace, _plot, _procs, _sections, _server
 from batchdelete.bench._clients import SDK
-from batchdelete.bench._options import PROXY_VARIABLES, Setup
+from batchdelete.bench._options import PROXY_VARIABLES, Settings, Setup
 from batchdelete.bench._pace_table import FOLLOW_BAND
 from batchdelete.bench._progress import WIDTH, Progress
 
@@ -421,3 +421,14 @@ def test_a_worker_is_killed_when_the_run_fails() -> None:
         worker = _procs.Worker("clients:", Setup(url="http://127.0.0.1:1"), stack, env)
         raise KeyboardInterrupt  # Ctrl-C in the parent
     assert worker.proc.returncode is not None and worker.proc.returncode != 0
+
+
+def test_async_sections_without_async_transports_are_empty() -> None:
+    with ExitStack() as stack:
+        run = _sections.Run(
+            Setup(url="http://127.0.0.1:1"), Settings(quick=True), stack, {}, Progress(None)
+        )
+        assert _sections.async_throughput(run, []) == {}
+        assert _sections.async_layer_cost(run, []) == {}
+        assert _sections.async_layer_cost(run, ["no-such-transport"]) == {}  # no bare row
+        assert run.failed == {} and run.progress.done == 0  # nothing started
