@@ -137,7 +137,7 @@ def _new_lock_after_fork() -> None:
     _renew_lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
+if hasattr(os, "register_at_fork"):  # pragma: no branch - CPython on POSIX has it
     os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 

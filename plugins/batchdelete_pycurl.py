@@ -413,5 +413,5 @@ def _forget_in_child() -> None:
         transport._forget()
 
 
-if hasattr(os, "register_at_fork"):
+if hasattr(os, "register_at_fork"):  # pragma: no branch - CPython on POSIX has it
     os.register_at_fork(after_in_child=_forget_in_child)

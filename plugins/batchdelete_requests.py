@@ -176,7 +176,7 @@ class RequestsTransport(Transport):
         from requests.adapters import HTTPAdapter
 
         for adapter in self._session.adapters.values():  # all ours: the session is ours
-            if isinstance(adapter, HTTPAdapter):
+            if isinstance(adapter, HTTPAdapter):  # pragma: no branch - mounted here, all ours
                 adapter.proxy_manager = {}
                 adapter.init_poolmanager(
                     adapter._pool_connections,  # type: ignore[attr-defined]

@@ -147,7 +147,7 @@ def _after_fork_in_child() -> None:
         transport._forget()
 
 
-if hasattr(os, "register_at_fork"):
+if hasattr(os, "register_at_fork"):  # pragma: no branch - CPython on POSIX has it
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
