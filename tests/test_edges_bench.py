@@ -219,15 +219,6 @@ def test_a_real_endpoint_that_refuses_every_connection(
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "library bug: async_throughput treats a client whose every request failed as "
-        "measured (rps 0, the errors only listed), and the ratio to the SDK's rps 0 "
-        "raises ZeroDivisionError: 'internal error', exit 1, instead of the clients "
-        "under Failed"
-    ),
-)
 def test_a_local_run_through_a_proxy_that_refuses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -71,7 +71,7 @@ class Run:
 
 
 def _ratio(rs: list[dict[str, Any]], ref: list[dict[str, Any]] | None, key: str) -> float | None:
-    if not ref or len(ref) != len(rs):
+    if not ref or len(ref) != len(rs) or not all(f[key] for f in ref):
         return None
     value: float = statistics.median(x[key] / f[key] for x, f in zip(rs, ref, strict=True))
     return value
@@ -256,6 +256,10 @@ def async_throughput(run: Run, transports: list[str]) -> dict[str, Any]:
                 result = run.ask(
                     workers[name], op="throughput", inflight=k, n=s.async_requests, warmup=warmup
                 )
+                if "error" not in result and result.get("errors"):
+                    # A request failed (its coroutine stopped): not a measurement.
+                    failures = "; ".join(result["errors"])
+                    result = {"error": f"requests failed: {failures}", "exit_code": None}
                 if "error" in result:
                     run.fail("async_throughput", name, result)
                     workers[name].quit()
