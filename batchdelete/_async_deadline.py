@@ -72,7 +72,10 @@ class async_deadline:  # used like a function: `async with async_deadline(t):`
     """Cancel the block at `deadline` (a `time.monotonic()` value) and raise
     `TransportTimeoutError` instead; None: no limit. A cancellation from
     outside stays a cancellation, and a `TimeoutError` the block raises
-    itself is left as it is (the rules of `asyncio.timeout`).
+    itself is left as it is (the rules of `asyncio.timeout`). Before Python
+    3.11 (no `Task.cancelling()`), an outside cancellation that arrives
+    after the deadline fired, in a block that swallowed the deadline's own
+    cancellation, cannot be told apart and is raised as the deadline.
 
     All the deadlines of an event loop share one timer, set for the earliest
     of them (a request's deadline is usually later than those already

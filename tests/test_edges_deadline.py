@@ -8,6 +8,7 @@ assertion depends on timing; every wait is bounded by `asyncio.wait_for`."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 
 import pytest
@@ -121,7 +122,10 @@ def test_a_cancellation_from_outside_after_the_deadline_stays_a_cancellation() -
         task = asyncio.create_task(victim(first))
         await first.wait()
         task.cancel()
-        with pytest.raises(asyncio.CancelledError):
+        # Python 3.10 has no Task.cancelling(): the two cancellations cannot be told
+        # apart there, and the deadline's error wins (as async_deadline's docstring says).
+        old = sys.version_info < (3, 11)
+        with pytest.raises(TransportTimeoutError if old else asyncio.CancelledError):
             await task
 
     run(main())
