@@ -204,11 +204,13 @@ def fake_proxy() -> Iterator[ScriptServer]:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on."""
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that nothing listens on: bound, never listening,
+    for the whole test (connecting is refused), so that no server of this
+    test or another worker can be given it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 @pytest.fixture
